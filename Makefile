@@ -1,0 +1,32 @@
+# Every target builds its own virtual environment on a fresh machine (.venv), then runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[cli,test,lint]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ekstwin run examples/scenarios/spot-to-spot.yaml
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/pytest -m slow -q tests/slow
+	$(BIN)/ekstwin bench karpenter-scheduling --pods 1000
+	$(BIN)/ekstwin bench karpenter-scheduling --pods 5000
+	$(BIN)/ekstwin bench karpenter-scheduling --pods 20000
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
