@@ -1,0 +1,394 @@
+"""Karpenter's provisioning scheduling simulation (``solve``), built for speed.
+
+Given pending pods, the cluster's existing and in-flight nodes, and one NodeClaim template per NodePool
+(in weight order), place every pod as Karpenter does:
+
+1. pods are queued by CPU request desc, memory desc, creation time, UID;
+2. each pod tries existing nodes (initialized first, then by name), then the NodeClaims planned so far
+   (fewest pods first), then a new NodeClaim from each template in order;
+3. a pod that fits nowhere has one preference relaxed and goes to the back of the queue; the loop ends
+   when the queue is empty or a full pass makes no progress;
+4. every planned NodeClaim's instance-type options are ordered by price and cut to 60.
+
+Speed comes from keeping per-slot headroom (allocatable − requests, per resource; for a NodeClaim the
+maximum over its remaining options) in one numpy matrix, so each pod only looks at slots that can hold it;
+instance-type options shrink with vector masks cached per requirement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ekstwin.autoscaling.karpenter import preferences
+from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES, TypeTable
+from ekstwin.autoscaling.karpenter.topology import Topology
+from ekstwin.model import requirements as rq
+from ekstwin.model import taints as tn
+from ekstwin.model.pod import PodInfo
+from ekstwin.units.resources import Resources
+
+MAX_INSTANCE_TYPES = 60
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class NodeClaimTemplate:
+    """What a NodePool offers a new NodeClaim: requirements, taints, daemonset overhead, candidate types."""
+
+    nodepool: str
+    weight: int
+    requirements: rq.Requirements
+    taints: tuple[tn.Taint, ...]
+    startup_taints: tuple[tn.Taint, ...]
+    labels: Mapping[str, str]
+    daemon_overhead: Resources
+    type_idx: IntArray  # rows of the TypeTable the NodePool allows (requirements + offerings)
+    limits: Mapping[str, int] | None = None  # remaining limits: spec.limits − capacity of the pool's nodes
+
+
+@dataclass
+class ExistingNode:
+    """A node (or in-flight NodeClaim) the simulation may place pods on."""
+
+    name: str
+    requirements: rq.Requirements  # node labels as In requirements (or the NodeClaim's requirements)
+    taints: tuple[tn.Taint, ...]
+    available: Resources  # allocatable − requests of pods bound to it
+    daemon_remaining: Resources  # daemonset requests still expected on it
+    initialized: bool = True
+    nodepool: str | None = None
+    startup_taints: tuple[tn.Taint, ...] = ()
+    pods: list[PodInfo] = field(default_factory=list)
+    slot: int = -1
+    requests: Resources = field(default_factory=Resources)
+    bound: list[PodInfo] = field(default_factory=list)  # pods already on it (for topology counts)
+
+
+@dataclass
+class PlannedClaim:
+    """A NodeClaim the simulation decided to create."""
+
+    template: NodeClaimTemplate
+    hostname: str
+    requirements: rq.Requirements
+    requests: Resources
+    options: IntArray
+    pods: list[PodInfo] = field(default_factory=list)
+    slot: int = -1
+
+
+@dataclass
+class SolveResult:
+    """Outcome of one simulation: new NodeClaims, placements on existing nodes, per-pod errors."""
+
+    new_claims: list[PlannedClaim]
+    existing: dict[str, list[PodInfo]]
+    errors: dict[str, str]  # pod key → reason
+    messages: list[str]
+    relaxed: dict[str, PodInfo]
+
+    @property
+    def placed(self) -> int:
+        """Number of pods that found a place."""
+        return sum(len(c.pods) for c in self.new_claims) + sum(len(v) for v in self.existing.values())
+
+
+def pod_order(p: PodInfo) -> tuple[int, int, str, str]:
+    """Karpenter's queue order: CPU desc, memory desc, creation time asc, UID asc."""
+    return (-p.requests["cpu"], -p.requests["memory"], p.created, p.uid)
+
+
+class _Slots:
+    """Per-slot headroom matrix over the table's resource columns."""
+
+    def __init__(self, n_res: int) -> None:
+        self.headroom = np.zeros((256, n_res), dtype=np.int64)
+        self.npods = np.zeros(256, dtype=np.int64)
+        self.n = 0
+
+    def add(self) -> int:
+        if self.n == len(self.npods):
+            self.headroom = np.concatenate([self.headroom, np.zeros_like(self.headroom)])
+            self.npods = np.concatenate([self.npods, np.zeros_like(self.npods)])
+        self.n += 1
+        return self.n - 1
+
+
+class Scheduler:
+    """One scheduling simulation (Karpenter ``Scheduler``). Use ``solve`` for the common case."""
+
+    def __init__(self, table: TypeTable, templates: Sequence[NodeClaimTemplate],
+                 existing: Sequence[ExistingNode], topology: Topology,
+                 prefer_no_schedule_pools: bool = False, hostname_prefix: str = "hostname-placeholder") -> None:
+        self.table = table
+        self.templates = list(templates)
+        self.topology = topology
+        self.prefer_no_schedule_pools = prefer_no_schedule_pools
+        self.hostname_prefix = hostname_prefix
+        self.slots = _Slots(len(table.resources))
+        self.existing = sorted(existing, key=lambda n: (not n.initialized, n.name))
+        self.claims: list[PlannedClaim] = []
+        self.slot_owner: list[ExistingNode | PlannedClaim] = []
+        self.remaining: dict[str, dict[str, int] | None] = {
+            t.nodepool: dict(t.limits) if t.limits is not None else None for t in templates}
+        self.messages: list[str] = []
+        self._vec_cache: dict[Resources, IntArray | None] = {}
+        self._compat_cache: dict[tuple[rq.Requirements, rq.Requirements], rq.Requirements | str] = {}
+        self._reqs_cache: dict[str, rq.Requirements] = {}
+        for node in self.existing:
+            node.slot = self.slots.add()
+            node.requests = node.daemon_remaining
+            self.slot_owner.append(node)
+            self._refresh_existing(node)
+        self.topology.seed_existing((p, node.requirements.single_values(), node.slot)
+                                    for node in self.existing for p in node.bound)
+
+    # -- vectors -------------------------------------------------------------------------------------
+    def _vec(self, r: Resources) -> IntArray | None:
+        if r not in self._vec_cache:
+            self._vec_cache[r] = self.table.request_vector(r)
+        return self._vec_cache[r]
+
+    def _full_vec(self, r: Resources) -> IntArray:
+        return np.array([r[k] for k in self.table.resources], dtype=np.int64)
+
+    def _refresh_existing(self, node: ExistingNode) -> None:
+        free = node.available - node.requests
+        self.slots.headroom[node.slot] = self._full_vec(free)
+        self.slots.npods[node.slot] = len(node.pods)
+
+    def _refresh_claim(self, claim: PlannedClaim) -> None:
+        alloc = self.table.alloc[claim.options]
+        self.slots.headroom[claim.slot] = (alloc - self._full_vec(claim.requests)).max(axis=0)
+        self.slots.npods[claim.slot] = len(claim.pods)
+
+    def _pod_reqs(self, pod: PodInfo) -> rq.Requirements:
+        hit = self._reqs_cache.get(pod.uid)
+        if hit is None:
+            hit = pod.karpenter_requirements()
+            self._reqs_cache[pod.uid] = hit
+        return hit
+
+    def _compatible(self, node_reqs: rq.Requirements, pod_reqs: rq.Requirements) -> rq.Requirements | str:
+        if not pod_reqs:
+            return node_reqs
+        key = (node_reqs, pod_reqs)
+        hit = self._compat_cache.get(key)
+        if hit is None:
+            err = node_reqs.compatible(pod_reqs)
+            hit = f"incompatible requirements, {err}" if err else node_reqs.merge(pod_reqs)
+            if len(self._compat_cache) < 200_000:
+                self._compat_cache[key] = hit
+        return hit
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def solve(self, pods: Sequence[PodInfo]) -> SolveResult:
+        """Place ``pods``; see the module docstring for the order of attempts."""
+        for p in pods:
+            self.topology.add_pod(p)
+        queue = deque(sorted(pods, key=pod_order))
+        last_len: dict[str, int] = {}
+        errors: dict[str, str] = {}
+        relaxed: dict[str, PodInfo] = {}
+        while queue:
+            pod = queue.popleft()
+            if last_len.get(pod.uid) == len(queue) + 1:
+                queue.appendleft(pod)
+                break  # a full pass without progress
+            err = self._add(pod)
+            if err is None:
+                errors.pop(pod.key, None)
+                continue
+            errors[pod.key] = err
+            looser = preferences.relax(pod, self.prefer_no_schedule_pools)
+            if looser is not None:
+                relaxed[pod.key] = looser
+                self._reqs_cache.pop(pod.uid, None)
+                self.topology.add_pod(looser)
+                queue.append(looser)
+                last_len.clear()
+            else:
+                queue.append(pod)
+                last_len[pod.uid] = len(queue)
+        for claim in self.claims:
+            self._finalize(claim, errors)
+        claims = [c for c in self.claims if c.pods]
+        existing = {n.name: n.pods for n in self.existing if n.pods}
+        return SolveResult(claims, existing, errors, self.messages, relaxed)
+
+    def _add(self, pod: PodInfo) -> str | None:
+        vec = self._vec(pod.requests)
+        if vec is None:
+            missing = [k for k, v in pod.requests.items() if v > 0 and k not in self.table.resources]
+            return f"no instance type has resource {', '.join(sorted(missing))}"
+        n = self.slots.n
+        fits: npt.NDArray[np.bool_] = np.asarray((self.slots.headroom[:n] >= vec).all(axis=1), dtype=bool)
+        host_ok = self.topology.hostname_slot_filter(pod, n)
+        if host_ok is not None:
+            fits &= host_ok
+        for slot in np.flatnonzero(fits[:len(self.existing)]):
+            node = self.existing[int(slot)]
+            if self._try_existing(node, pod) is None:
+                return None
+        cand = np.flatnonzero(fits[len(self.existing):]) + len(self.existing)
+        if len(cand):
+            order = cand[np.argsort(self.slots.npods[cand], kind="stable")]
+            for slot in order:
+                owner = self.slot_owner[int(slot)]
+                assert isinstance(owner, PlannedClaim)
+                if self._try_claim(owner, pod) is None:
+                    return None
+        return self._new_claim(pod)
+
+    def _try_existing(self, node: ExistingNode, pod: PodInfo) -> str | None:
+        ignore = frozenset() if node.initialized else tn.KNOWN_EPHEMERAL | {t.key for t in node.startup_taints}
+        bad = tn.tolerates_all(pod.tolerations, node.taints, ignore_keys=ignore)
+        if bad is not None:
+            return f"did not tolerate {bad}"
+        requests = node.requests + pod.requests
+        if not requests.fits(node.available):
+            return "insufficient resources"
+        reqs = self._compatible(node.requirements, self._pod_reqs(pod))
+        if isinstance(reqs, str):
+            return reqs
+        if self.topology.has_constraints(pod):
+            topo = self.topology.add_requirements(pod, self._pod_reqs(pod), reqs)
+            if isinstance(topo, str):
+                return topo
+        node.requests = requests
+        node.pods.append(pod)
+        self.topology.record(pod, node.requirements, node.slot)
+        self._refresh_existing(node)
+        return None
+
+    def _try_claim(self, claim: PlannedClaim, pod: PodInfo) -> str | None:
+        bad = tn.tolerates_all(pod.tolerations, claim.template.taints)
+        if bad is not None:
+            return f"did not tolerate {bad}"
+        pod_reqs = self._pod_reqs(pod)
+        reqs = self._compatible(claim.requirements, pod_reqs)
+        if isinstance(reqs, str):
+            return reqs
+        if self.topology.has_constraints(pod):
+            topo = self.topology.add_requirements(pod, pod_reqs, reqs)
+            if isinstance(topo, str):
+                return topo
+            reqs = topo
+        requests = claim.requests + pod.requests
+        options = claim.options
+        if reqs is not claim.requirements and reqs != claim.requirements:
+            options = options[self.table.requirements_mask(reqs)[options]]
+        vec = self._full_vec(requests)
+        options = options[(self.table.alloc[options] >= vec).all(axis=1)]
+        if len(options) == 0:
+            return self._no_type_error(requests, reqs)
+        err = self._min_values_error(reqs, options)
+        if err:
+            return err
+        claim.requirements = reqs
+        claim.requests = requests
+        claim.options = options
+        claim.pods.append(pod)
+        self.topology.record(pod, reqs, claim.slot)
+        self._refresh_claim(claim)
+        return None
+
+    def _new_claim(self, pod: PodInfo) -> str | None:
+        errs: list[str] = []
+        for tpl in self.templates:
+            types = tpl.type_idx
+            remaining = self.remaining.get(tpl.nodepool)
+            if remaining is not None:
+                keep = np.ones(len(types), dtype=bool)
+                for i, r in enumerate(self.table.resources):
+                    if r in remaining:
+                        keep &= self.table.capacity[types, i] <= remaining[r]
+                if not keep.any():
+                    errs.append(f'all available instance types exceed limits for nodepool: "{tpl.nodepool}"')
+                    continue
+                if not keep.all():
+                    self.messages.append(f"{int((~keep).sum())} out of {len(types)} instance types were "
+                                         f"excluded because they would breach limits")
+                types = types[keep]
+            hostname = f"{self.hostname_prefix}-{len(self.claims) + 1:04d}"
+            claim = PlannedClaim(tpl, hostname, tpl.requirements.add(
+                rq.Requirement(rq.HOSTNAME, False, frozenset((hostname,)))), tpl.daemon_overhead, types)
+            claim.slot = self.slots.add()
+            self.slot_owner.append(claim)
+            self.topology.register_domain(rq.HOSTNAME, hostname)
+            err = self._try_claim(claim, pod)
+            if err is None:
+                self.claims.append(claim)
+                if remaining is not None:
+                    self.remaining[tpl.nodepool] = self._subtract_max(remaining, claim.options)
+                return None
+            self.slots.headroom[claim.slot] = -1  # an abandoned slot never fits anything
+            errs.append(f'incompatible with nodepool "{tpl.nodepool}", daemonset overhead='
+                        f"{json.dumps(tpl.daemon_overhead.to_k8s(), separators=(',', ':'))}, {err}")
+        return "; ".join(errs) if errs else "no nodepools found"
+
+    def _subtract_max(self, remaining: dict[str, int], options: IntArray) -> dict[str, int]:
+        out = dict(remaining)
+        for i, r in enumerate(self.table.resources):
+            if r in out:
+                out[r] -= int(self.table.capacity[options, i].max())
+        return out
+
+    def _no_type_error(self, requests: Resources, reqs: rq.Requirements) -> str:
+        shown = json.dumps(requests.to_k8s(), separators=(",", ":"))
+        return (f"no instance type satisfied resources {shown} and requirements "
+                f"{', '.join(str(reqs[k]) for k in sorted(reqs) if k != rq.HOSTNAME)}")
+
+    def _min_values_error(self, reqs: rq.Requirements, options: IntArray) -> str | None:
+        for r in reqs.values():
+            if r.min_values is None:
+                continue
+            col = self.table.label_column(r.key)[options]
+            distinct = len({v for v in col if v is not None})
+            if distinct < r.min_values:
+                return (f"minValues requirement is not met for label {r.key} "
+                        f"(needed {r.min_values}, got {distinct})")
+        return None
+
+    def _finalize(self, claim: PlannedClaim, errors: dict[str, str]) -> None:
+        """Order options by cheapest compatible offering (ties by name) and keep at most 60."""
+        _, price = self.table.offering_mask(claim.requirements)
+        opts = claim.options
+        names = np.array([self.table.names[i] for i in opts], dtype=object)
+        order = np.lexsort((names, price[opts]))
+        claim.options = opts[order][:MAX_INSTANCE_TYPES]
+        if self._min_values_error(claim.requirements, claim.options):
+            for p in claim.pods:
+                errors[p.key] = (f"pod didn’t schedule because NodePool \"{claim.template.nodepool}\" "
+                                 "couldn’t meet minValues requirements")
+            claim.pods = []
+
+
+def solve(pods: Sequence[PodInfo], table: TypeTable, templates: Sequence[NodeClaimTemplate],
+          existing: Sequence[ExistingNode] = (), domains: Mapping[str, Iterable[str]] | None = None,
+          prefer_no_schedule_pools: bool = False) -> SolveResult:
+    """Run one scheduling simulation (see the module docstring)."""
+    topo = Topology(domains or {})
+    return Scheduler(table, templates, existing, topo, prefer_no_schedule_pools).solve(pods)
+
+
+def template_domains(table: TypeTable, templates: Sequence[NodeClaimTemplate]) -> dict[str, set[str]]:
+    """Topology domains the NodePools can reach: zones and capacity types of their types' offerings."""
+    zones: set[str] = set()
+    cts: set[str] = set()
+    for tpl in templates:
+        zr = tpl.requirements.get_or_exists(rq.ZONE)
+        cr = tpl.requirements.get_or_exists(rq.CAPACITY_TYPE)
+        avail = table.available[tpl.type_idx]
+        for zi, z in enumerate(table.zones):
+            for ci, c in enumerate(CAPACITY_TYPES):
+                if zr.has(z) and cr.has(c) and avail[:, zi, ci].any():
+                    zones.add(z)
+                    cts.add(c)
+    return {rq.ZONE: zones, rq.CAPACITY_TYPE: cts}
