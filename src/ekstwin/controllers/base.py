@@ -1,0 +1,94 @@
+"""What every controller gets (``Deps``) and small helpers shared by controllers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
+from ekstwin.catalog.catalog import Catalog
+from ekstwin.cloud.ec2 import EC2
+from ekstwin.observe.recorder import Recorder
+from ekstwin.rng import Streams
+from ekstwin.store.store import Store
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Timing and behaviour knobs of the simulated control plane (defaults = Karpenter/Kubernetes defaults)."""
+
+    batch_idle_s: float = 1.0
+    """Karpenter BATCH_IDLE_DURATION: the batch closes after this long without a new pending pod."""
+    batch_max_s: float = 10.0
+    """Karpenter BATCH_MAX_DURATION: a batch never stays open longer than this."""
+    pod_startup_s: tuple[float, float] = (1.0, 3.0)
+    """Bound pod → Running: uniform range (image pull of a small image + container start); an assumption."""
+    pod_shutdown_s: float = 1.0
+    """Containers exit this long after SIGTERM (capped by terminationGracePeriodSeconds); an assumption."""
+    kubelet_version: str = "v1.30.4-eks-a737599"
+    """What ``kubectl get nodes`` shows in VERSION."""
+    registration_ttl_s: float = 900.0
+    """Karpenter deletes a NodeClaim whose node has not registered 15 minutes after launch."""
+    feature_gates: dict[str, bool] = field(default_factory=dict)
+    cluster_name: str = "ekstwin"
+
+
+@dataclass
+class Deps:
+    """Everything a controller may use. Only controllers write the store."""
+
+    store: Store
+    recorder: Recorder
+    rngs: Streams
+    catalog: Catalog
+    table: TypeTable
+    ec2: EC2
+    settings: ControllerSettings
+    enqueue: Callable[[str, str, float | None], None]
+    state: dict[str, Any] = field(default_factory=dict)
+    """Per-controller memory that is not part of any object (batch windows, start times)."""
+
+
+def condition(obj: Obj, ctype: str) -> Obj | None:
+    """The status condition of ``ctype``, if any."""
+    for c in (obj.get("status") or {}).get("conditions") or ():
+        if c.get("type") == ctype:
+            return dict(c)
+    return None
+
+
+def is_true(obj: Obj, ctype: str) -> bool:
+    """True when condition ``ctype`` has status "True"."""
+    c = condition(obj, ctype)
+    return c is not None and c.get("status") == "True"
+
+
+def with_condition(obj: Obj, ctype: str, status: str, ts: str, reason: str = "", message: str = "") -> Obj:
+    """A copy of ``obj`` whose status has condition ``ctype`` set (transition time kept when unchanged)."""
+    st = dict(obj.get("status") or {})
+    conds = [dict(c) for c in st.get("conditions") or ()]
+    for c in conds:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["lastTransitionTime"] = ts
+            c.update(status=status, reason=reason or c.get("reason", ctype), message=message)
+            break
+    else:
+        conds.append({"type": ctype, "status": status, "lastTransitionTime": ts,
+                      "reason": reason or ctype, "message": message})
+    st["conditions"] = conds
+    return {**obj, "status": st}
+
+
+def owner_ref(obj: Obj, controller: bool = True) -> Obj:
+    """An ownerReference pointing at ``obj``."""
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": controller, "blockOwnerDeletion": True}
+
+
+def ns_name(obj: Obj) -> str:
+    """``namespace/name`` of a namespaced object."""
+    return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"

@@ -1,0 +1,28 @@
+"""Composition root: binds ``Deps`` into every controller and registers them with a driver."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ekstwin.controllers import kube_scheduler, kubelet, nodeclaim, provisioner, workloads
+from ekstwin.controllers.base import Deps
+from ekstwin.sim import driver
+
+
+def register_all(d: driver.Driver, deps: Deps, *, karpenter: bool = True) -> list[str]:
+    """Register the control plane (and Karpenter when asked); returns the controller names."""
+    controllers = [
+        ("deployment", workloads.reconcile_deployment, workloads.deployment_watches()),
+        ("replicaset", workloads.reconcile_replicaset, workloads.replicaset_watches()),
+        ("daemonset", workloads.reconcile_daemonset, workloads.daemonset_watches()),
+        (kube_scheduler.NAME, kube_scheduler.reconcile, kube_scheduler.WATCHES),
+        (kubelet.NAME, kubelet.reconcile, kubelet.WATCHES),
+    ]
+    if karpenter:
+        controllers += [
+            (provisioner.NAME, provisioner.reconcile, provisioner.WATCHES),
+            (nodeclaim.NAME, nodeclaim.reconcile, nodeclaim.WATCHES),
+        ]
+    for name, fn, watches in controllers:
+        d.register(name, partial(fn, deps), watches)
+    return [c[0] for c in controllers]

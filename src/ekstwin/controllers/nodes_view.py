@@ -1,0 +1,119 @@
+"""A read-only view of the cluster as Karpenter's cluster state sees it, built once per pass.
+
+Nodes and in-flight NodeClaims become ``ExistingNode`` values for the scheduling simulation: available =
+allocatable − requests of pods bound there; expected daemonset overhead = requests of compatible
+DaemonSets minus daemon pods already on the node; uninitialized nodes keep their startup and ephemeral
+taints out of the way, as Karpenter ignores those.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ekstwin.autoscaling.karpenter import scheduler, templates
+from ekstwin.controllers.base import Deps, Obj, is_true
+from ekstwin.model import requirements as rq
+from ekstwin.model import taints as tn
+from ekstwin.model.pod import PodInfo
+from ekstwin.units import resources as res
+
+TERMINAL = ("Succeeded", "Failed")
+
+
+@dataclass
+class ClusterView:
+    """Snapshot of NodePools, nodes, NodeClaims, bound pods and DaemonSets."""
+
+    nodepools: list[Obj]
+    nodes: list[Obj]
+    claims: list[Obj]
+    daemonset_pods: list[PodInfo]
+    pool_usage: dict[str, res.Resources]
+    pods_by_node: dict[str, list[PodInfo]]
+    claim_of_node: dict[str, str] = field(default_factory=dict)
+    node_names: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def build(deps: Deps) -> ClusterView:
+        """Read everything the simulation needs from the store."""
+        store = deps.store
+        nodepools = [p for p in store.list("NodePool") if not p["metadata"].get("deletionTimestamp")]
+        claims = store.list("NodeClaim")
+        nodes = store.list("Node")
+        usage: dict[str, res.Resources] = defaultdict(lambda: res.EMPTY)
+        for c in claims:
+            pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL)
+            cap = (c.get("status") or {}).get("capacity")
+            if pool and cap:
+                usage[pool] = usage[pool] + res.Resources.parse(cap)
+        by_node: dict[str, list[PodInfo]] = defaultdict(list)
+        for p in store.list("Pod"):
+            node = (p.get("spec") or {}).get("nodeName")
+            if node and (p.get("status") or {}).get("phase") not in TERMINAL:
+                by_node[node].append(PodInfo.parse(p))
+        ds_pods = [PodInfo.parse({"metadata": {"namespace": d["metadata"].get("namespace"),
+                                               "ownerReferences": [{"kind": "DaemonSet", "name": d["metadata"]["name"],
+                                                                    "uid": d["metadata"]["uid"], "controller": True}]},
+                                  "spec": (d["spec"].get("template") or {}).get("spec") or {}})
+                   for d in store.list("DaemonSet")]
+        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), dict(by_node))
+        view.node_names = {n["metadata"]["name"] for n in nodes}
+        for c in claims:
+            node = (c.get("status") or {}).get("nodeName")
+            if node:
+                view.claim_of_node[node] = c["metadata"]["name"]
+        return view
+
+    def nodepool(self, name: str) -> Obj:
+        """The NodePool called ``name``."""
+        return next(p for p in self.nodepools if p["metadata"]["name"] == name)
+
+    def domains(self) -> dict[str, set[str]]:
+        """Zones and hostnames of existing nodes (added to the NodePools' own domains)."""
+        zones = {(n["metadata"].get("labels") or {}).get(rq.ZONE) for n in self.nodes}
+        return {rq.HOSTNAME: set(self.node_names), rq.ZONE: {z for z in zones if z}}
+
+    def existing_nodes(self, deps: Deps, tpls: list[scheduler.NodeClaimTemplate]) -> list[scheduler.ExistingNode]:
+        """Nodes and in-flight NodeClaims that pods may be placed on."""
+        claims_by_name = {c["metadata"]["name"]: c for c in self.claims}
+        out = []
+        for n in self.nodes:
+            if n["metadata"].get("deletionTimestamp"):
+                continue
+            name = n["metadata"]["name"]
+            claim = claims_by_name.get(self.claim_of_node.get(name, ""))
+            if claim is not None and claim["metadata"].get("deletionTimestamp"):
+                continue
+            labels = n["metadata"].get("labels") or {}
+            out.append(self._existing(name, rq.Requirements.from_labels({**labels, rq.HOSTNAME: name}),
+                                      tn.parse_taints((n.get("spec") or {}).get("taints")),
+                                      res.Resources.parse((n.get("status") or {}).get("allocatable")),
+                                      initialized=claim is None or is_true(claim, "Initialized"),
+                                      nodepool=labels.get(rq.NODEPOOL), claim=claim))
+        for c in self.claims:
+            st = c.get("status") or {}
+            if c["metadata"].get("deletionTimestamp") or st.get("nodeName") or not st.get("allocatable"):
+                continue
+            reqs = rq.Requirements.from_node_selector_terms(
+                [{k: v for k, v in r.items() if k != "minValues"} for r in c["spec"].get("requirements") or ()])
+            reqs = reqs.merge(rq.Requirements.from_labels(c["metadata"].get("labels") or {}))
+            reqs = reqs.add(rq.Requirement(rq.HOSTNAME, False, frozenset((c["metadata"]["name"],))))
+            out.append(self._existing(c["metadata"]["name"], reqs, tn.parse_taints(c["spec"].get("taints")),
+                                      res.Resources.parse(st["allocatable"]), initialized=False,
+                                      nodepool=(c["metadata"].get("labels") or {}).get(rq.NODEPOOL), claim=c))
+        return out
+
+    def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
+                  *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
+        bound = self.pods_by_node.get(name, [])
+        used = res.total(p.requests for p in bound)
+        startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
+        expected = templates.daemon_overhead(self.daemonset_pods, reqs, taints)
+        present = res.total(p.requests for p in bound if p.is_daemonset)
+        return scheduler.ExistingNode(
+            name=name, requirements=reqs, taints=taints, available=allocatable - used,
+            daemon_remaining=(expected - present).clamp_non_negative(), initialized=initialized,
+            nodepool=nodepool, startup_taints=startup, bound=list(bound))
+
+

@@ -1,0 +1,263 @@
+"""Deployment → ReplicaSet → Pod and DaemonSet → Pod, as kube-controller-manager does it (subset).
+
+Deployments own one ReplicaSet per pod-template hash; the current one is scaled to ``spec.replicas`` and
+older ones to zero (a rollout without surge pacing: documented as a simplification). ReplicaSets create
+pods from their template and, when scaling down, delete in Kubernetes' order: unscheduled before
+scheduled, pending before running, not-ready before ready, lower pod-deletion-cost first, newest first.
+DaemonSets create one pod per eligible node, pinned with a ``matchFields metadata.name`` affinity and bound
+by the scheduler, with the tolerations the DaemonSet controller adds automatically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ekstwin.controllers.base import Deps, Obj, is_true, owner_ref
+from ekstwin.model import requirements as rq
+from ekstwin.model import taints as tn
+from ekstwin.model.pod import PodInfo
+from ekstwin.sim import driver
+from ekstwin.sim.reconcile import Result
+from ekstwin.store import indexes
+from ekstwin.store.watch import WatchEvent
+
+DEPLOYMENTS, REPLICASETS, DAEMONSETS = "deployments", "replicasets", "daemonsets"
+TEMPLATE_HASH = "pod-template-hash"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+
+# Tolerations the DaemonSet controller adds to every daemon pod.
+DS_TOLERATIONS = (
+    {"key": tn.NOT_READY, "operator": "Exists", "effect": tn.NO_EXECUTE},
+    {"key": tn.UNREACHABLE, "operator": "Exists", "effect": tn.NO_EXECUTE},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": tn.NO_SCHEDULE},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": tn.NO_SCHEDULE},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": tn.NO_SCHEDULE},
+    {"key": tn.UNSCHEDULABLE, "operator": "Exists", "effect": tn.NO_SCHEDULE},
+)
+
+
+def _owner_keys(kind: str) -> driver.KeyFn:
+    def keys(ev: WatchEvent) -> list[str]:
+        ns = ev.obj["metadata"].get("namespace", "default")
+        return [f"{ns}/{o['name']}" for o in ev.obj["metadata"].get("ownerReferences") or ()
+                if o.get("kind") == kind]
+    return keys
+
+
+def template_hash(template: Obj) -> str:
+    """A stable 10-character hash of a pod template (the pod-template-hash label)."""
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    n = int(digest[:16], 16)
+    out = []
+    for _ in range(10):
+        n, r = divmod(n, len(alphabet))
+        out.append(alphabet[r])
+    return "".join(out)
+
+
+# -- Deployment --------------------------------------------------------------------------------------
+def deployment_watches() -> list[driver.Watch]:
+    """Deployments wake themselves; ReplicaSets wake their owning Deployment."""
+    return [driver.Watch("Deployment", driver.by_object), driver.Watch("ReplicaSet", _owner_keys("Deployment"))]
+
+
+def reconcile_deployment(deps: Deps, key: str, now: float) -> Result:
+    """Keep one ReplicaSet per template hash; the current one at spec.replicas, others at 0."""
+    ns, name = driver.split_key(key)
+    dep = deps.store.try_get("Deployment", name, ns)
+    if dep is None or dep["metadata"].get("deletionTimestamp"):
+        return Result()
+    spec = dep["spec"]
+    want = int(spec.get("replicas", 1))
+    h = template_hash(spec["template"])
+    owned = _owned_rs(deps, dep)
+    current = next((rs for rs in owned if rs["metadata"].get("labels", {}).get(TEMPLATE_HASH) == h), None)
+    if current is None:
+        tmpl = dict(spec["template"])
+        meta = dict(tmpl.get("metadata") or {})
+        meta["labels"] = {**(meta.get("labels") or {}), TEMPLATE_HASH: h}
+        tmpl["metadata"] = meta
+        sel = dict(spec.get("selector") or {})
+        sel["matchLabels"] = {**(sel.get("matchLabels") or {}), TEMPLATE_HASH: h}
+        current = deps.store.create({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"{name}-{h}", "namespace": ns, "labels": meta["labels"],
+                         "ownerReferences": [owner_ref(dep)],
+                         "annotations": {"deployment.kubernetes.io/desired-replicas": str(want)}},
+            "spec": {"replicas": want, "selector": sel, "template": tmpl}})
+        deps.recorder.event(dep, "Normal", "ScalingReplicaSet",
+                            f"Scaled up replica set {current['metadata']['name']} to {want}",
+                            component="deployment-controller")
+    for rs in owned:
+        target = want if rs is current else 0
+        have = int(rs["spec"].get("replicas", 0))
+        if have != target:
+            deps.store.update({**rs, "spec": {**rs["spec"], "replicas": target}})
+            verb = "up" if target > have else "down"
+            deps.recorder.event(dep, "Normal", "ScalingReplicaSet",
+                                f"Scaled {verb} replica set {rs['metadata']['name']} from {have} to {target}",
+                                component="deployment-controller")
+    _deployment_status(deps, dep, current)
+    return Result()
+
+
+def _owned_rs(deps: Deps, dep: Obj) -> list[Obj]:
+    uid = dep["metadata"]["uid"]
+    return [rs for rs in deps.store.list("ReplicaSet", dep["metadata"].get("namespace"))
+            if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or ())]
+
+
+def _deployment_status(deps: Deps, dep: Obj, current: Obj) -> None:
+    rs_status = current.get("status") or {}
+    status = {"observedGeneration": dep["metadata"].get("generation", 1),
+              "replicas": int(rs_status.get("replicas", 0)),
+              "updatedReplicas": int(rs_status.get("replicas", 0)),
+              "readyReplicas": int(rs_status.get("readyReplicas", 0)),
+              "availableReplicas": int(rs_status.get("availableReplicas", 0))}
+    if dep.get("status") != status:
+        deps.store.update_status({**dep, "status": status})
+
+
+# -- ReplicaSet --------------------------------------------------------------------------------------
+def replicaset_watches() -> list[driver.Watch]:
+    """ReplicaSets wake themselves; pods wake their owning ReplicaSet."""
+    return [driver.Watch("ReplicaSet", driver.by_object), driver.Watch("Pod", _owner_keys("ReplicaSet"))]
+
+
+def _deletion_rank(p: Obj) -> tuple[int, int, int, int]:
+    """Lower ranks are deleted first: unscheduled, pending, not ready, cheaper deletion cost."""
+    spec, status = p.get("spec") or {}, p.get("status") or {}
+    phase = status.get("phase", "Pending")
+    cost = int((p["metadata"].get("annotations") or {}).get(DELETION_COST, 0))
+    return (1 if spec.get("nodeName") else 0, {"Pending": 0, "Unknown": 1}.get(phase, 2),
+            1 if is_true(p, "Ready") else 0, cost)
+
+
+def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
+    """Create or delete pods until the active ones match spec.replicas; keep status counts."""
+    ns, name = driver.split_key(key)
+    rs = deps.store.try_get("ReplicaSet", name, ns)
+    if rs is None:
+        return Result()
+    pods = deps.store.by_index("Pod", indexes.POD_OWNER_UID, rs["metadata"]["uid"])
+    active = [p for p in pods if not p["metadata"].get("deletionTimestamp")
+              and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    want = int(rs["spec"].get("replicas", 0))
+    if len(active) < want:
+        for _ in range(want - len(active)):
+            create_pod(deps, rs, rs["spec"]["template"])
+    elif len(active) > want:
+        # within equal rank the newest goes first: stable sort by time desc, then by rank asc
+        newest_first = sorted(active, key=lambda p: (p["metadata"].get("creationTimestamp", ""),
+                                                     p["metadata"]["name"]), reverse=True)
+        ranked = sorted(newest_first, key=_deletion_rank)
+        for p in ranked[:len(active) - want]:
+            delete_pod(deps, p)
+            deps.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
+                                component="replicaset-controller")
+    ready = sum(1 for p in active if is_true(p, "Ready"))
+    status = {"replicas": min(len(active), max(want, len(active))), "readyReplicas": ready,
+              "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
+    if (rs.get("status") or {}) != status:
+        deps.store.update_status({**rs, "status": status})
+    return Result()
+
+
+def create_pod(deps: Deps, owner: Obj, template: Obj, extra_spec: dict[str, Any] | None = None) -> Obj:
+    """Create a pod from ``template`` owned by ``owner``, with API-server defaults applied."""
+    from ekstwin.model import defaults  # local import: defaults pulls in the manifest schema
+
+    meta = {k: v for k, v in (template.get("metadata") or {}).items() if k != "name"}
+    pod: Obj = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {**meta, "generateName": f"{owner['metadata']['name']}-",
+                        "namespace": owner["metadata"].get("namespace", "default"),
+                        "ownerReferences": [owner_ref(owner)]},
+           "spec": {**(template.get("spec") or {}), **(extra_spec or {})},
+           "status": {"phase": "Pending"}}
+    pod = defaults.apply_defaults(pod, priority_classes=deps.state.get("priority_classes"))
+    return deps.store.create(pod)
+
+
+def delete_pod(deps: Deps, pod: Obj) -> None:
+    """Delete a pod the way the API server does: graceful when bound to a node, immediate otherwise."""
+    meta = pod["metadata"]
+    if meta.get("deletionTimestamp"):
+        return
+    grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+    deps.store.delete("Pod", meta["name"], meta.get("namespace"), grace_seconds=grace)
+
+
+# -- DaemonSet ---------------------------------------------------------------------------------------
+def daemonset_watches() -> list[driver.Watch]:
+    """DaemonSets wake themselves; node changes wake every DaemonSet (key "*"); pods wake their owner."""
+    return [driver.Watch("DaemonSet", driver.by_object), driver.Watch("Node", lambda ev: "*"),
+            driver.Watch("Pod", _owner_keys("DaemonSet"))]
+
+
+def _target_node(pod: Obj) -> str | None:
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or ()
+    for t in terms:
+        for f in t.get("matchFields") or ():
+            if f.get("key") == "metadata.name" and f.get("values"):
+                return str(f["values"][0])
+    return None
+
+
+def should_run(ds_pod: PodInfo, node: Obj) -> bool:
+    """Node selector/affinity match and NoSchedule/NoExecute taints tolerated (with the automatic ones)."""
+    labels = node["metadata"].get("labels") or {}
+    if any(labels.get(k) != v for k, v in ds_pod.node_selector.items()):
+        return False
+    if ds_pod.required_terms and not any(all(rq.matches_label(r, labels) for r in term.values()
+                                             if not r.key.startswith("field:"))
+                                         for term in ds_pod.required_terms):
+        return False
+    tols = (*ds_pod.tolerations, *tn.parse_tolerations(DS_TOLERATIONS))
+    return tn.tolerates_all(tols, tn.parse_taints((node.get("spec") or {}).get("taints"))) is None
+
+
+def reconcile_daemonset(deps: Deps, key: str, now: float) -> Result:
+    """One daemon pod per eligible node; pods on vanished or ineligible nodes are deleted."""
+    targets = deps.store.list("DaemonSet") if key == "*" else [
+        d for d in [deps.store.try_get("DaemonSet", driver.split_key(key)[1], driver.split_key(key)[0])] if d]
+    nodes = [n for n in deps.store.list("Node") if not n["metadata"].get("deletionTimestamp")]
+    for ds in targets:
+        _sync_daemonset(deps, ds, nodes)
+    return Result()
+
+
+def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
+    tmpl = ds["spec"]["template"]
+    info = PodInfo.parse({"metadata": {"namespace": ds["metadata"].get("namespace")}, "spec": tmpl.get("spec")})
+    pods = [p for p in deps.store.by_index("Pod", indexes.POD_OWNER_UID, ds["metadata"]["uid"])
+            if not p["metadata"].get("deletionTimestamp")]
+    by_node: dict[str, Obj] = {}
+    for p in pods:
+        n = _target_node(p)
+        if n is not None:
+            by_node[n] = p
+    wanted = {n["metadata"]["name"] for n in nodes if should_run(info, n)}
+    for node_name in sorted(wanted - set(by_node)):
+        spec = dict(tmpl.get("spec") or {})
+        spec["tolerations"] = [*(spec.get("tolerations") or []), *DS_TOLERATIONS]
+        spec["affinity"] = {**(spec.get("affinity") or {}), "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}}
+        create_pod(deps, ds, {**tmpl, "spec": spec})
+    for node_name, p in by_node.items():
+        if node_name not in wanted:
+            delete_pod(deps, p)
+    desired = len(wanted)
+    ready = sum(1 for n, p in by_node.items() if n in wanted and is_true(p, "Ready"))
+    status = {"desiredNumberScheduled": desired, "currentNumberScheduled": min(desired, len(by_node)),
+              "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": min(desired, len(by_node)),
+              "numberMisscheduled": 0, "observedGeneration": ds["metadata"].get("generation", 1)}
+    if (ds.get("status") or {}) != status:
+        deps.store.update_status({**ds, "status": status})

@@ -1,0 +1,57 @@
+"""Scenario settings as frozen dataclasses (loaded once, in ``loader``; nothing reads global settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KNOWN_FEATURE_GATES = ("SpotToSpotConsolidation", "NodeRepair", "ReservedCapacity", "NodeOverlay",
+                       "StaticCapacity", "CapacityBuffer")
+DAEMONSET_SETS = ("eks-default", "none")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """``spec.cluster``."""
+
+    region: str = "us-east-1"
+    """AWS region; picks the catalog's prices and zones."""
+    zones: tuple[str, ...] = ()
+    """Zones with subnets (empty = every zone of the region in the catalog)."""
+    autoscaler: str = "karpenter"
+    """Which autoscaler runs: ``karpenter`` (the Cluster Autoscaler arrives later) or ``none``."""
+    feature_gates: dict[str, bool] = field(default_factory=dict)
+    """Karpenter feature gates (all default off, as in Karpenter v1)."""
+    daemonsets: str = "eks-default"
+    """``eks-default`` adds aws-node, kube-proxy and eks-pod-identity-agent; ``none`` adds nothing."""
+    batch_idle_s: float = 1.0
+    """Karpenter BATCH_IDLE_DURATION."""
+    batch_max_s: float = 10.0
+    """Karpenter BATCH_MAX_DURATION."""
+    name: str = "ekstwin"
+    """Cluster name (used in generated names and tags)."""
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One ``spec.timeline`` entry: at ``at_s`` do ``action`` with ``args``."""
+
+    at_s: float
+    action: str  # apply | scale | delete | stop
+    args: Any
+    where: str  # "file: spec.timeline[i]" for error messages
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded scenario: settings, initial objects and the timeline."""
+
+    name: str
+    file: str
+    seed: int
+    cluster: ClusterConfig
+    objects: tuple[dict[str, Any], ...]
+    timeline: tuple[TimelineStep, ...]
+    stop_s: float | None
+    report: dict[str, Any]
+    warnings: tuple[str, ...] = ()

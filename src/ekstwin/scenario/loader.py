@@ -1,0 +1,158 @@
+"""Scenario YAML → ``Scenario``: strict validation with file, object and field in every error.
+
+Scenario files are ours, so unknown keys there are errors. Kubernetes manifests (listed in
+``spec.manifests`` or given inline) go through ``model.manifests``: their unknown fields are reported
+as warnings, fields the twin accepts but does not simulate are listed as ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+from ekstwin.errors import InvalidInput, InvalidScenario
+from ekstwin.model import manifests
+from ekstwin.reports.durations import parse_duration
+from ekstwin.scenario.config import DAEMONSET_SETS, KNOWN_FEATURE_GATES, ClusterConfig, Scenario, TimelineStep
+
+API_VERSION = "ekstwin.dev/v1alpha1"
+_TOP = {"apiVersion", "kind", "metadata", "spec"}
+_SPEC = {"seed", "cluster", "manifests", "timeline", "report", "stopAt"}
+_CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter"}
+_KARPENTER = {"batchIdleDuration", "batchMaxDuration"}
+_ACTIONS = {"apply", "scale", "delete", "stop"}
+_REPORT = {"tables", "events", "logs", "decisions"}
+
+
+def _fail(file: str, field: str, message: str) -> InvalidScenario:
+    return InvalidScenario(message, file=file, obj="Scenario", field=field)
+
+
+def _check_keys(file: str, path: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(file, path or "(top level)", f"expected a mapping, got {type(value).__name__}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise _fail(file, where, f"unknown field (known: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _duration(file: str, field: str, value: Any) -> float:
+    try:
+        return parse_duration(str(value))
+    except InvalidInput as e:
+        raise _fail(file, field, e.reason) from None
+
+
+def load_scenario(path: str) -> Scenario:
+    """Load and validate a scenario file and every manifest it names.
+
+    Raises:
+        InvalidScenario: anything wrong, naming file, object and field.
+    """
+    if not os.path.isfile(path):
+        raise InvalidScenario("no such file", file=path)
+    with open(path, encoding="utf-8") as fh:
+        try:
+            raw = yaml.safe_load(fh)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f"line {mark.line + 1}: " if mark is not None else ""
+            raise InvalidScenario(f"{line}not valid YAML ({getattr(e, 'problem', e)})", file=path) from None
+    top = _check_keys(path, "", raw, _TOP)
+    if top.get("apiVersion") != API_VERSION or top.get("kind") != "Scenario":
+        raise _fail(path, "apiVersion", f"expected apiVersion {API_VERSION} and kind Scenario")
+    name = str((top.get("metadata") or {}).get("name") or os.path.splitext(os.path.basename(path))[0])
+    spec = _check_keys(path, "spec", top.get("spec") or {}, _SPEC)
+    base = os.path.dirname(os.path.abspath(path))
+    seed = spec.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise _fail(path, "spec.seed", f"expected an integer, got {seed!r}")
+    cluster = _cluster(path, spec.get("cluster") or {})
+    objects, warnings = _manifests(path, base, spec.get("manifests") or [], "spec.manifests")
+    timeline, stop = _timeline(path, base, spec.get("timeline") or [])
+    if "stopAt" in spec:
+        stop = _duration(path, "spec.stopAt", spec["stopAt"])
+    report = _check_keys(path, "spec.report", spec.get("report") or {}, _REPORT)
+    return Scenario(name, path, seed, cluster, tuple(objects), tuple(timeline), stop, dict(report),
+                    tuple(warnings))
+
+
+def _cluster(file: str, raw: Any) -> ClusterConfig:
+    c = _check_keys(file, "spec.cluster", raw, _CLUSTER)
+    gates = c.get("featureGates") or {}
+    if not isinstance(gates, dict):
+        raise _fail(file, "spec.cluster.featureGates", "expected a mapping of gate name to true/false")
+    for g, v in gates.items():
+        if g not in KNOWN_FEATURE_GATES:
+            raise _fail(file, f"spec.cluster.featureGates.{g}",
+                        f"unknown feature gate (known: {', '.join(KNOWN_FEATURE_GATES)})")
+        if not isinstance(v, bool):
+            raise _fail(file, f"spec.cluster.featureGates.{g}", f"expected true or false, got {v!r}")
+    ds = c.get("daemonsets", "eks-default")
+    if ds not in DAEMONSET_SETS:
+        raise _fail(file, "spec.cluster.daemonsets", f"expected one of {', '.join(DAEMONSET_SETS)}, got {ds!r}")
+    autoscaler = c.get("autoscaler", "karpenter")
+    if autoscaler not in ("karpenter", "none"):
+        raise _fail(file, "spec.cluster.autoscaler", f"expected karpenter or none, got {autoscaler!r}")
+    zones = c.get("zones") or []
+    if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+        raise _fail(file, "spec.cluster.zones", "expected a list of zone names")
+    kp = _check_keys(file, "spec.cluster.karpenter", c.get("karpenter") or {}, _KARPENTER)
+    return ClusterConfig(
+        region=str(c.get("region", "us-east-1")), zones=tuple(zones), autoscaler=autoscaler,
+        feature_gates=dict(gates), daemonsets=ds, name=str(c.get("name", "ekstwin")),
+        batch_idle_s=_duration(file, "spec.cluster.karpenter.batchIdleDuration", kp.get("batchIdleDuration", "1s")),
+        batch_max_s=_duration(file, "spec.cluster.karpenter.batchMaxDuration", kp.get("batchMaxDuration", "10s")))
+
+
+def _manifests(file: str, base: str, entries: Any, field: str) -> tuple[list[dict[str, Any]], list[str]]:
+    if isinstance(entries, (str, dict)):
+        entries = [entries]
+    if not isinstance(entries, list):
+        raise _fail(file, field, "expected a list of manifest paths or inline objects")
+    docs: list[manifests.Document] = []
+    for i, e in enumerate(entries):
+        if isinstance(e, str):
+            p = e if os.path.isabs(e) else os.path.join(base, e)
+            if not os.path.isfile(p):
+                raise _fail(file, f"{field}[{i}]", f"manifest file {e!r} not found")
+            docs.extend(manifests.load_file(p))
+        elif isinstance(e, dict):
+            docs.append(manifests.Document(e, f"{file} ({field}[{i}])", 0))
+        else:
+            raise _fail(file, f"{field}[{i}]", "expected a path or an inline object")
+    return manifests.load_documents(docs)
+
+
+def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float | None]:
+    if not isinstance(raw, list):
+        raise _fail(file, "spec.timeline", "expected a list of steps")
+    steps: list[TimelineStep] = []
+    stop: float | None = None
+    for i, step in enumerate(raw):
+        where = f"spec.timeline[{i}]"
+        s = _check_keys(file, where, step, _ACTIONS | {"at"})
+        at = _duration(file, f"{where}.at", s.get("at", "0s"))
+        actions = [a for a in _ACTIONS if a in s]
+        if len(actions) != 1:
+            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, stop")
+        action = actions[0]
+        if action == "stop":
+            stop = at if stop is None else min(stop, at)
+            continue
+        if action == "apply":
+            objs, _ = _manifests(file, base, s["apply"], f"{where}.apply")
+            steps.append(TimelineStep(at, action, tuple(objs), f"{file}: {where}"))
+        else:
+            target = _check_keys(file, f"{where}.{action}", s[action], {"kind", "name", "namespace", "replicas"})
+            if not target.get("kind") or not target.get("name"):
+                raise _fail(file, f"{where}.{action}", "needs kind and name")
+            if action == "scale" and not isinstance(target.get("replicas"), int):
+                raise _fail(file, f"{where}.scale.replicas", "expected an integer")
+            steps.append(TimelineStep(at, action, dict(target), f"{file}: {where}"))
+    steps.sort(key=lambda st: st.at_s)
+    return steps, stop

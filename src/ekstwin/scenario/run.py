@@ -1,0 +1,75 @@
+"""Run a scenario to its horizon on the simulation driver and collect a ``RunResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ekstwin.errors import InvalidScenario, NotFound
+from ekstwin.reports.result import KINDS, RunResult
+from ekstwin.scenario import loader
+from ekstwin.scenario.config import TimelineStep
+from ekstwin.scenario.world import World, apply_objects, build
+from ekstwin.store.store import DEFAULT_EPOCH
+
+DEFAULT_HORIZON_S = 600.0
+PROGRESS_STEP_S = 60.0
+_PLURAL_KIND = {"nodes": "Node", "nodeclaims": "NodeClaim", "pods": "Pod", "nodepools": "NodePool",
+                "ec2nodeclasses": "EC2NodeClass", "deployments": "Deployment", "replicasets": "ReplicaSet",
+                "daemonsets": "DaemonSet", "poddisruptionbudgets": "PodDisruptionBudget", "namespaces": "Namespace"}
+
+
+def run_scenario(path: str, *, until: float | None = None, seed: int | None = None,
+                 progress: Callable[[float, float], None] | None = None) -> RunResult:
+    """Load ``path``, simulate until ``until`` (or the scenario's stop, or 10 minutes), return the result."""
+    scenario = loader.load_scenario(path)
+    world = build(scenario, seed)
+    horizon = until if until is not None else (scenario.stop_s if scenario.stop_s is not None else DEFAULT_HORIZON_S)
+    for step in scenario.timeline:
+        if step.at_s <= horizon:
+            world.driver.schedule_callback(step.at_s, _action(world, step))
+    t = 0.0
+    while t < horizon:
+        t = min(horizon, t + PROGRESS_STEP_S)
+        world.driver.run_until(t)
+        if progress is not None:
+            progress(t, horizon)
+    return collect(world, horizon)
+
+
+def _action(world: World, step: TimelineStep) -> Callable[[], None]:
+    def act() -> None:
+        if step.action == "apply":
+            apply_objects(world, list(step.args), step.where)
+            return
+        kind, name = step.args["kind"], step.args["name"]
+        ns = step.args.get("namespace", "default")
+        try:
+            if step.action == "scale":
+                world.store.patch(kind, name, ns, {"spec": {"replicas": int(step.args["replicas"])}})
+            elif step.action == "delete":
+                world.store.delete(kind, name, ns)
+        except NotFound:
+            raise InvalidScenario(f"{kind} {ns}/{name} does not exist at {step.at_s:g}s", file=step.where) from None
+    return act
+
+
+def collect(world: World, horizon: float) -> RunResult:
+    """Turn the world's final state and records into a ``RunResult``."""
+    store = world.store
+    objects: dict[str, list[dict[str, Any]]] = {k: store.list(_PLURAL_KIND[k]) for k in KINDS}
+    events = sorted(store.list("Event"), key=lambda e: (e.get("firstTimestamp", ""), e["metadata"]["name"]))
+    ec2 = world.deps.ec2
+    running = ec2.instances(states=("pending", "running"))
+    pods = objects["pods"]
+    summary = {
+        "nodes": len(objects["nodes"]), "nodeclaims": len(objects["nodeclaims"]),
+        "pods_running": sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running"),
+        "pods_pending": sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Pending"),
+        "price_per_hour": round(sum(i.price for i in running), 6),
+        "cost_usd": round(ec2.cost(horizon), 6),
+        "metrics": world.deps.recorder.metric_samples(),
+    }
+    return RunResult(name=world.scenario.name, time_s=horizon, epoch=DEFAULT_EPOCH, objects=objects, events=events,
+                     logs=list(world.deps.recorder.logs), decisions=list(world.deps.recorder.decisions),
+                     report=dict(world.scenario.report), summary=summary)
