@@ -1,0 +1,474 @@
+"""An in-memory EC2: instances, capacity pools, quotas and their timed lifecycle, as a pure state machine.
+
+``EC2`` has no clock and no store. Every call takes ``now`` (virtual seconds since the scenario began)
+and all randomness comes from the ``random.Random`` handed to the constructor (the caller derives it with
+``Streams(seed).stream("ec2.launch")``), so a seed and a sequence of calls give the same instances, ids,
+addresses and timings every time.
+
+It is also the fault injector, in the manner of Karpenter's fake EC2 API: ``set_pool_capacity`` starves
+or limits a pool (insufficient capacity), ``set_vcpu_quota`` caps an account quota, ``fail_next`` makes
+the next API calls fail with a given AWS error code, ``calls`` records every call, and ``reset`` clears
+the knobs. How CreateFleet picks a pool is in ``fleet.py``; the timetable of transitions in
+``lifecycle.py``.
+
+Billing follows EC2: an instance is billed per second, with a 60-second minimum, from the moment it is
+``running`` until it starts ``shutting-down`` — not while ``pending`` and not while shutting down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from ekstwin.catalog import Catalog
+from ekstwin.catalog.instance_types import CAPACITY_TYPES, SPOT
+from ekstwin.cloud import errors as codes
+from ekstwin.cloud.errors import FleetError
+from ekstwin.cloud.fleet import (
+    Pool,
+    SpotDepths,
+    rank_lowest_price,
+    rank_price_capacity_optimized,
+    strategy_for,
+)
+from ekstwin.cloud.lifecycle import (
+    LAUNCH_STEPS,
+    PENDING,
+    READY,
+    REGISTERED,
+    RUNNING,
+    SHUTTING_DOWN,
+    TERMINATED,
+    TERMINATION_STEPS,
+    Lifecycle,
+    Transition,
+    plan,
+)
+from ekstwin.cloud.settings import DEFAULT_CLOUD_SETTINGS, CloudSettings, Rng
+from ekstwin.errors import CloudError, InvalidInput
+
+CREATE_FLEET = "CreateFleet"
+TERMINATE_INSTANCES = "TerminateInstances"
+APIS = (CREATE_FLEET, TERMINATE_INSTANCES)
+
+_MASK64 = (1 << 64) - 1
+# One /19 subnet per zone inside a /16 VPC: 8192 addresses, of which AWS reserves the first four and
+# the last. 8 zones fit, more than any region has.
+_SUBNET_SIZE = 8192
+_RESERVED_OFFSETS = frozenset({0, 1, 2, 3, _SUBNET_SIZE - 1})
+_MAX_ZONES = 256 * 256 // _SUBNET_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One EC2 instance as the emulator last saw it.
+
+    ``running_at``, ``registered_at`` and ``ready_at`` are planned at launch (the instance reaches each
+    at that time, whether or not ``EC2.due`` has been called yet); a milestone the instance was
+    terminated before reaching is None. ``registered``/``ready`` turn True when ``EC2.due`` applies them.
+    ``price`` is the USD/hour of the offering at launch.
+    """
+
+    instance_id: str
+    instance_type: str
+    zone: str
+    zone_id: str
+    capacity_type: str
+    price: float
+    state: str
+    launch_time: float
+    running_at: float | None
+    registered_at: float | None
+    ready_at: float | None
+    private_ip: str
+    private_dns_name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    registered: bool = False
+    ready: bool = False
+    shutting_down_at: float | None = None
+    terminated_at: float | None = None
+
+    @property
+    def provider_id(self) -> str:
+        """The Kubernetes Node ``spec.providerID``: ``aws:///<zone>/<instance-id>``."""
+        return f"aws:///{self.zone}/{self.instance_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetResult:
+    """What a CreateFleet (type instant) call returned.
+
+    ``responded_at`` is when the answer arrives (``now`` + the sampled call latency); the instances
+    exist, ``pending``, from then. No instances and some errors means nothing could be launched.
+    """
+
+    instances: list[Instance]
+    errors: list[FleetError]
+    strategy: str
+    responded_at: float
+
+    @property
+    def insufficient_capacity(self) -> bool:
+        """True when nothing launched and every error marks an offering unavailable (Karpenter's ICE)."""
+        return not self.instances and bool(self.errors) and all(
+            e.marks_offering_unavailable for e in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One recorded API call, for tests and reports."""
+
+    api: str
+    at: float
+    params: dict[str, object]
+
+
+def price_per_hour(instance: Instance) -> float:
+    """USD per hour the instance is billed at (its offering's price when it launched)."""
+    return instance.price
+
+
+def billed_seconds(instance: Instance, now: float, min_billed: float) -> float:
+    """Seconds billed up to ``now``: from ``running`` to ``shutting-down``, at least ``min_billed``."""
+    start = instance.running_at
+    if start is None or start > now:
+        return 0.0
+    end = now if instance.shutting_down_at is None else min(now, instance.shutting_down_at)
+    return max(min_billed, end - start)
+
+
+def _mix64(x: int) -> int:
+    """A bijection on 64-bit integers (the SplitMix64 finaliser): distinct inputs, distinct outputs."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+class _Addresses:
+    """Seeded, never-repeating private IPv4 addresses, one /19 subnet per zone."""
+
+    __slots__ = ("_next", "_octet", "_scale", "_shift")
+
+    def __init__(self, rng: Rng) -> None:
+        self._octet = rng.randrange(256)
+        # An odd multiplier makes j ↦ (scale·j + shift) mod 8192 a permutation: no address repeats.
+        self._scale = rng.randrange(1, _SUBNET_SIZE, 2)
+        self._shift = rng.randrange(_SUBNET_SIZE)
+        self._next: dict[int, int] = {}
+
+    def take(self, zone_index: int) -> str | None:
+        """The zone's next free address, or None when its subnet is full."""
+        j = self._next.get(zone_index, 0)
+        while j < _SUBNET_SIZE:
+            offset = (self._scale * j + self._shift) % _SUBNET_SIZE
+            j += 1
+            if offset not in _RESERVED_OFFSETS:
+                self._next[zone_index] = j
+                host = zone_index * _SUBNET_SIZE + offset
+                return f"10.{self._octet}.{host >> 8}.{host & 0xFF}"
+        self._next[zone_index] = j
+        return None
+
+    def full(self, zone_index: int) -> bool:
+        return self._next.get(zone_index, 0) >= _SUBNET_SIZE
+
+
+def dns_suffix(region: str) -> str:
+    """EC2's private DNS domain: ``ec2.internal`` in us-east-1, ``<region>.compute.internal`` elsewhere."""
+    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+
+
+class EC2:
+    """The emulator. See the module docstring for the contract; all times are virtual seconds."""
+
+    def __init__(self, catalog: Catalog, rng: Rng,
+                 settings: CloudSettings = DEFAULT_CLOUD_SETTINGS) -> None:
+        if len(catalog.zones) > _MAX_ZONES:
+            raise InvalidInput(f"at most {_MAX_ZONES} zones are supported", field="spec.cluster.zones")
+        self.catalog = catalog
+        self.settings = settings
+        self._rng = rng
+        # Draw every seed up front in a fixed order, so later calls cannot shift them.
+        self._id_base = rng.getrandbits(64)
+        self._depths = SpotDepths(rng.getrandbits(64), settings)
+        self._addresses = _Addresses(rng)
+        self._launched = 0
+        self._instances: dict[str, Instance] = {}
+        self._lifecycle = Lifecycle()
+        self._vcpus_in_use = dict.fromkeys(CAPACITY_TYPES, 0)
+        self.calls: list[ApiCall] = []
+        self._pool_capacity: dict[tuple[str, str, str], int] = {}
+        self._vcpu_quota: dict[str, int] = {}
+        self._failures: dict[str, list[str]] = {api: [] for api in APIS}
+
+    # ── fault knobs ─────────────────────────────────────────────────────────────────────────────────
+
+    def set_pool_capacity(self, capacity_type: str, instance_type: str, zone: str,
+                          available: int | None) -> None:
+        """Limit a pool: ``None`` = unlimited, 0 = insufficient capacity, N = N more launches, then none."""
+        key = (capacity_type, instance_type, zone)
+        if available is None:
+            self._pool_capacity.pop(key, None)
+        elif available < 0:
+            raise InvalidInput("must be >= 0 or None", field="available")
+        else:
+            self._pool_capacity[key] = available
+
+    def pool_capacity(self, capacity_type: str, instance_type: str, zone: str) -> int | None:
+        """The pool's remaining knob capacity (None = not limited)."""
+        return self._pool_capacity.get((capacity_type, instance_type, zone))
+
+    def set_vcpu_quota(self, capacity_type: str, vcpus: int | None) -> None:
+        """Cap the vCPUs of live (pending or running) instances of a capacity type; None = no cap.
+
+        One quota per capacity type stands in for EC2's per-instance-family quotas.
+        """
+        if capacity_type not in CAPACITY_TYPES:
+            raise InvalidInput(f"unknown capacity type {capacity_type!r}", field="capacity_type")
+        if vcpus is None:
+            self._vcpu_quota.pop(capacity_type, None)
+        else:
+            self._vcpu_quota[capacity_type] = vcpus
+
+    def fail_next(self, code: str, times: int = 1, *, api: str = CREATE_FLEET) -> None:
+        """Make the next ``times`` calls of ``api`` raise ``CloudError(code)`` (queued after earlier ones)."""
+        if api not in APIS:
+            raise InvalidInput(f"unknown API {api!r}; valid: {', '.join(APIS)}", field="api")
+        self._failures[api].extend([code] * times)
+
+    def reset(self) -> None:
+        """Clear every knob, queued failure and the call log. Instances and their timetable stay."""
+        self._pool_capacity.clear()
+        self._vcpu_quota.clear()
+        for queue in self._failures.values():
+            queue.clear()
+        self.calls.clear()
+
+    def _enter(self, api: str, now: float, params: dict[str, object]) -> None:
+        """Record the call, then fail it if a failure is queued for that API (the call still counts)."""
+        self.calls.append(ApiCall(api, now, params))
+        queue = self._failures[api]
+        if queue:
+            code = queue.pop(0)
+            raise CloudError(code, f"injected failure of {api}")
+
+    # ── CreateFleet ─────────────────────────────────────────────────────────────────────────────────
+
+    def create_fleet(self, now: float, overrides: Sequence[tuple[str, str]], capacity_type: str,
+                     count: int = 1, tags: Mapping[str, str] | None = None) -> FleetResult:
+        """Launch ``count`` instances from the (instance type, zone) ``overrides`` (type instant).
+
+        On-demand uses lowest-price, spot price-capacity-optimized (see fleet.py). Each pool tried and
+        found unavailable is reported once in ``errors``; overrides EC2 cannot sell at all (type not in
+        that zone, unpriced, no such type) are reported as ``Unsupported``.
+
+        Raises:
+            CloudError: an injected failure (``fail_next``), or a malformed request
+                (``InvalidParameterValue``: no overrides, count < 1, unknown capacity type).
+        """
+        tags = dict(tags or {})
+        self._enter(CREATE_FLEET, now, {"overrides": tuple(overrides), "capacity_type": capacity_type,
+                                         "count": count, "tags": tags})
+        self._check_request(overrides, capacity_type, count)
+        strategy = strategy_for(capacity_type)
+        responded_at = now + self.settings.create_fleet.sample(self._rng)
+        pools, errors = self._resolve(overrides, capacity_type)
+        instances = self._fill(pools, count, errors, responded_at, tags)
+        return FleetResult(instances, errors, strategy, responded_at)
+
+    @staticmethod
+    def _check_request(overrides: Sequence[tuple[str, str]], capacity_type: str, count: int) -> None:
+        if capacity_type not in CAPACITY_TYPES:
+            raise CloudError("InvalidParameterValue", f"unknown capacity type {capacity_type!r}")
+        if not overrides:
+            raise CloudError("InvalidParameterValue", "a fleet needs at least one override")
+        if count < 1:
+            raise CloudError("InvalidParameterValue", "TotalTargetCapacity must be >= 1")
+
+    def _resolve(self, overrides: Sequence[tuple[str, str]],
+                 capacity_type: str) -> tuple[list[Pool], list[FleetError]]:
+        """Overrides → pools EC2 could sell, plus Unsupported errors for the rest (duplicates dropped)."""
+        pools: list[Pool] = []
+        errors: list[FleetError] = []
+        seen: set[tuple[str, str]] = set()
+        for order, (type_name, zone) in enumerate(overrides):
+            if (type_name, zone) in seen:
+                continue
+            seen.add((type_name, zone))
+            pool = self._pool(type_name, zone, capacity_type, order)
+            if pool is None:
+                errors.append(FleetError(codes.UNSUPPORTED, type_name, zone, capacity_type,
+                                         f"{type_name} is not offered as {capacity_type} in {zone}"))
+            else:
+                pools.append(pool)
+        return pools, errors
+
+    def _pool(self, type_name: str, zone: str, capacity_type: str, order: int) -> Pool | None:
+        if type_name not in self.catalog:
+            return None
+        for o in self.catalog.get(type_name).offerings_for([capacity_type], [zone]):
+            return Pool(type_name, zone, o.zone_id, capacity_type, o.price, o.interruption_bucket, order)
+        return None
+
+    def _fill(self, pools: list[Pool], count: int, errors: list[FleetError], launch_time: float,
+              tags: dict[str, str]) -> list[Instance]:
+        """Launch one instance at a time from the best pool still worth trying; record failed pools."""
+        launched: list[Instance] = []
+        for still_needed in range(count, 0, -1):
+            instance = self._launch_one(pools, still_needed, errors, launch_time, tags)
+            if instance is None:
+                break
+            launched.append(instance)
+        return launched
+
+    def _launch_one(self, pools: list[Pool], still_needed: int, errors: list[FleetError],
+                    launch_time: float, tags: dict[str, str]) -> Instance | None:
+        for pool in self._rank(pools, still_needed):
+            problem = self._problem(pool)
+            if problem is None:
+                return self._launch(pool, launch_time, tags)
+            pools.remove(pool)  # EC2 does not retry a pool within one request
+            errors.append(FleetError(problem[0], pool.instance_type, pool.zone, pool.capacity_type,
+                                     problem[1]))
+        return None
+
+    def _rank(self, pools: list[Pool], still_needed: int) -> list[Pool]:
+        if pools and pools[0].capacity_type == SPOT:
+            return rank_price_capacity_optimized(pools, self._depths.remaining, still_needed)
+        return rank_lowest_price(pools)
+
+    def _problem(self, pool: Pool) -> tuple[str, str] | None:
+        """Why the pool cannot launch one more instance now, as (code, message), or None."""
+        vcpus = self.catalog.get(pool.instance_type).vcpu
+        quota = self._vcpu_quota.get(pool.capacity_type)
+        if quota is not None and self._vcpus_in_use[pool.capacity_type] + vcpus > quota:
+            code = codes.MAX_SPOT_INSTANCE_COUNT_EXCEEDED if pool.capacity_type == SPOT \
+                else codes.VCPU_LIMIT_EXCEEDED
+            return code, f"{pool.capacity_type} vCPU quota of {quota} would be exceeded"
+        if self._addresses.full(self.catalog.zones.index(pool.zone)):
+            return codes.INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET, f"no free address in {pool.zone}"
+        if self._pool_capacity.get(pool.key) == 0 or self._spot_depth_exhausted(pool):
+            return (codes.INSUFFICIENT_INSTANCE_CAPACITY,
+                    f"insufficient {pool.capacity_type} capacity for {pool.instance_type} in {pool.zone}")
+        return None
+
+    def _spot_depth_exhausted(self, pool: Pool) -> bool:
+        return (self.settings.enforce_spot_depth and pool.capacity_type == SPOT
+                and self._depths.remaining(pool) <= 0)
+
+    def _launch(self, pool: Pool, launch_time: float, tags: dict[str, str]) -> Instance:
+        address = self._addresses.take(self.catalog.zones.index(pool.zone))
+        if address is None:  # _problem checked fullness; a full subnet here is a bug
+            raise AssertionError(f"subnet of {pool.zone} filled up during a launch")
+        self._consume(pool)
+        times = plan(LAUNCH_STEPS, PENDING, launch_time, self.settings, self._rng)
+        instance = Instance(
+            instance_id=self._next_id(), instance_type=pool.instance_type, zone=pool.zone,
+            zone_id=pool.zone_id, capacity_type=pool.capacity_type, price=pool.price, state=PENDING,
+            launch_time=launch_time, running_at=times[RUNNING], registered_at=times[REGISTERED],
+            ready_at=times[READY], private_ip=address,
+            private_dns_name=f"ip-{address.replace('.', '-')}.{dns_suffix(self.catalog.region)}",
+            tags=dict(tags),
+        )
+        self._instances[instance.instance_id] = instance
+        self._lifecycle.schedule(instance.instance_id, times)
+        return instance
+
+    def _consume(self, pool: Pool) -> None:
+        left = self._pool_capacity.get(pool.key)
+        if left is not None:
+            self._pool_capacity[pool.key] = left - 1
+        if pool.capacity_type == SPOT:
+            self._depths.take(pool)
+        self._vcpus_in_use[pool.capacity_type] += self.catalog.get(pool.instance_type).vcpu
+
+    def _next_id(self) -> str:
+        self._launched += 1
+        return f"i-0{_mix64((self._id_base + self._launched) & _MASK64):016x}"
+
+    # ── TerminateInstances and reads ────────────────────────────────────────────────────────────────
+
+    def terminate(self, now: float, instance_id: str) -> Instance:
+        """Start terminating an instance (idempotent, like TerminateInstances).
+
+        Boot milestones not reached by ``now`` are cancelled; the instance is ``shutting-down`` until a
+        sampled delay later, then ``terminated``.
+
+        Raises:
+            CloudError: ``InvalidInstanceID.NotFound`` for an unknown id, or an injected failure.
+        """
+        self._enter(TERMINATE_INSTANCES, now, {"instance_id": instance_id})
+        instance = self.get(instance_id)
+        if instance.state in (SHUTTING_DOWN, TERMINATED):
+            return instance
+        # Milestones already past by now did happen (due() still reports them); later ones never will.
+        planned = {RUNNING: instance.running_at, REGISTERED: instance.registered_at, READY: instance.ready_at}
+        self._lifecycle.cancel(instance_id, [w for w, at in planned.items() if at is not None and at > now])
+        times = plan(TERMINATION_STEPS, SHUTTING_DOWN, now, self.settings, self._rng)
+        self._lifecycle.schedule(instance_id, times)
+        changed = replace(
+            instance, state=SHUTTING_DOWN, shutting_down_at=now, terminated_at=times[TERMINATED],
+            running_at=_if_reached(instance.running_at, now),
+            registered_at=_if_reached(instance.registered_at, now),
+            ready_at=_if_reached(instance.ready_at, now),
+        )
+        self._instances[instance_id] = changed
+        self._vcpus_in_use[instance.capacity_type] -= self.catalog.get(instance.instance_type).vcpu
+        return changed
+
+    def get(self, instance_id: str) -> Instance:
+        """The instance with this id (terminated ones stay visible).
+
+        Raises:
+            CloudError: ``InvalidInstanceID.NotFound``.
+        """
+        found = self._instances.get(instance_id)
+        if found is None:
+            raise CloudError(codes.INVALID_INSTANCE_ID_NOT_FOUND,
+                             f"The instance ID '{instance_id}' does not exist")
+        return found
+
+    def instances(self, states: Collection[str] | None = None) -> list[Instance]:
+        """Instances in launch order, optionally only those in ``states``."""
+        return [i for i in self._instances.values() if states is None or i.state in states]
+
+    # ── time ────────────────────────────────────────────────────────────────────────────────────────
+
+    def due(self, now: float) -> list[Transition]:
+        """Apply and return every transition due by ``now``, earliest first."""
+        transitions = self._lifecycle.due(now)
+        for t in transitions:
+            self._instances[t.instance_id] = _apply(self._instances[t.instance_id], t.what)
+        return transitions
+
+    def next_due(self) -> float | None:
+        """When the next transition is due (None: nothing scheduled), so a controller can requeue then."""
+        return self._lifecycle.next_due()
+
+    # ── money ───────────────────────────────────────────────────────────────────────────────────────
+
+    def price_per_hour(self, instance: Instance) -> float:
+        """USD per hour of ``instance``."""
+        return price_per_hour(instance)
+
+    def cost(self, now: float) -> float:
+        """USD billed for all instances up to ``now`` (per second, 60-second minimum, see module doc)."""
+        floor = self.settings.min_billed_seconds
+        return sum(i.price * billed_seconds(i, now, floor) / 3600.0 for i in self._instances.values())
+
+
+def _if_reached(at: float | None, now: float) -> float | None:
+    return at if at is not None and at <= now else None
+
+
+def _apply(instance: Instance, what: str) -> Instance:
+    """The instance after milestone ``what``; boot milestones never undo a termination."""
+    if what == RUNNING:
+        return replace(instance, state=RUNNING) if instance.state == PENDING else instance
+    if what == REGISTERED:
+        return replace(instance, registered=True)
+    if what == READY:
+        return replace(instance, ready=True)
+    if what == TERMINATED:
+        return replace(instance, state=TERMINATED)
+    raise ValueError(f"unknown transition {what!r}")
