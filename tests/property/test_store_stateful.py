@@ -99,16 +99,21 @@ class StoreMachine(RuleBasedStateMachine):
             else:
                 exp.labels[k] = v
 
-    @rule(kind=KINDS, name=NAMES, ns=NAMESPACES)
-    def delete(self, kind: str, name: str, ns: str) -> None:
+    @rule(kind=KINDS, name=NAMES, ns=NAMESPACES, force=st.booleans())
+    def delete(self, kind: str, name: str, ns: str, force: bool) -> None:
         key = key_of(kind, name, ns)
         try:
-            self.store.delete(kind, name, self._ns(kind, ns))
+            self.store.delete(kind, name, self._ns(kind, ns), grace_seconds=0 if force else None)
         except NotFound:
             assert key not in self.model
             return
-        if self.model[key].finalizers:
-            self.model[key].deleting = True
+        exp = self.model[key]
+        graceful_pod = kind == "Pod" and exp.node is not None and not force
+        if exp.deleting:  # deleting again only finishes a graceful pod deletion (no finalizers left)
+            if not exp.finalizers and not graceful_pod:
+                del self.model[key]
+        elif exp.finalizers or graceful_pod:
+            exp.deleting = True
         else:
             del self.model[key]
 
@@ -118,10 +123,11 @@ class StoreMachine(RuleBasedStateMachine):
         if key not in self.model:
             return
         self.store.patch(kind, name, self._ns(kind, ns), {"metadata": {"finalizers": None}})
-        if self.model[key].deleting:
+        exp = self.model[key]
+        if exp.deleting and exp.finalizers:
             del self.model[key]
         else:
-            self.model[key].finalizers = []
+            exp.finalizers = []
 
     @invariant()
     def store_is_valid(self) -> None:

@@ -366,7 +366,7 @@ class Store:
         _require(obj.get("kind") == info.kind, f"{info.kind} {key}: kind field is {obj.get('kind')!r}")
         _require((meta.get("namespace", ""), meta.get("name")) == key, f"{info.kind} {key}: key mismatch")
         _require("deletionTimestamp" not in meta or bool(meta.get("finalizers"))
-                 or (info.kind == "Pod" and bool((obj.get("spec") or {}).get("nodeName"))),
+                 or info.kind == "Pod",  # graceful pod deletion: the kubelet removes it
                  f"{info.kind} {key}: being deleted without finalizers but still stored")
 
     def _check_namespaces(self, info: kinds.KindInfo, objs: dict[ObjKey, Obj]) -> None:

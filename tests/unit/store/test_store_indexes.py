@@ -40,7 +40,7 @@ def test_index_lookups_return_the_current_version(store: Store, pod: Make) -> No
 
 def test_deleted_pods_leave_the_index(store: Store, pod: Make) -> None:
     store.create(pod("a", node="n1"))
-    store.delete("Pod", "a")
+    store.delete("Pod", "a", grace_seconds=0)
     assert store.by_index("Pod", indexes.POD_NODE_NAME, "n1") == []
     store.check_valid()
 
@@ -95,3 +95,18 @@ def test_check_valid_notices_an_object_mutated_in_place(store: Store, pod: Make)
     p["spec"]["nodeName"] = "n2"  # breaking the ownership rule on purpose
     with pytest.raises(AssertionError, match="stale"):
         store.check_valid()
+
+
+def test_deleting_a_bound_pod_is_graceful_until_deleted_with_grace_zero(store: Store, pod: Make) -> None:
+    store.create(pod("a", node="n1"))
+    marked = store.delete("Pod", "a")
+    assert marked["metadata"]["deletionTimestamp"] and marked["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert store.try_get("Pod", "a") is not None
+    store.delete("Pod", "a", grace_seconds=0)
+    assert store.try_get("Pod", "a") is None
+
+
+def test_deleting_an_unbound_pod_removes_it_at_once(store: Store, pod: Make) -> None:
+    store.create(pod("b"))
+    store.delete("Pod", "b")
+    assert store.try_get("Pod", "b") is None

@@ -58,7 +58,7 @@ def test_a_subscriber_sees_every_change_in_order(store: Store, pod: Make) -> Non
     store.subscribe(lambda e: seen.append((e.type, e.resource_version)))
     store.create(pod())
     store.patch("Pod", "p", None, {"spec": {"nodeName": "n"}})
-    store.delete("Pod", "p")
+    store.delete("Pod", "p", grace_seconds=0)
     assert seen == [("ADDED", 1), ("MODIFIED", 2), ("DELETED", 3)]
 
 
