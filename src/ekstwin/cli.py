@@ -1,0 +1,427 @@
+"""The ``ekstwin`` command line: run scenarios, validate files, browse the EC2 catalog, benchmark.
+
+Failures the user can fix (``EkstwinError``: a bad file, an unknown instance type, a malformed
+``--requirement``) print one ``error: ...`` line on stderr and exit 2; anything else is a bug and is
+allowed to raise with its traceback. Heavy modules (the simulator, numpy via the catalog) are imported
+inside the commands that need them so ``ekstwin --help`` and ``validate`` start fast, and so the
+simulator's entry points can be swapped out in tests.
+
+This is the only module that may read environment variables or the wall clock (see pyproject's ruff
+per-file rules); it needs neither yet.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.text import Text
+
+from ekstwin.errors import EkstwinError, InvalidInput
+from ekstwin.model import requirements as rq
+from ekstwin.reports import json_report
+from ekstwin.reports.durations import format_duration, parse_duration
+from ekstwin.reports.text import kubectl_table
+from ekstwin.units.resources import CPU, MEMORY, PODS, Resources, render
+
+if TYPE_CHECKING:
+    from ekstwin.catalog import Catalog, InstanceType, Offering
+    from ekstwin.reports.result import RunResult
+
+P = ParamSpec("P")
+R = TypeVar("R")
+ProgressFn = Callable[[float, float], None]
+
+EXIT_ERROR = 2
+SORTS = ("price", "name", "cpu", "memory")
+CAPACITY_TYPES = ("spot", "on-demand")
+# Requirements on these keys pick offerings, not types: zone and capacity type vary per offering.
+OFFERING_KEYS = {rq.ZONE: "zone", rq.ZONE_ID: "zone_id", rq.CAPACITY_TYPE: "capacity_type"}
+INTERRUPTION_BUCKETS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
+
+app = typer.Typer(name="ekstwin", no_args_is_help=True, add_completion=False,
+                  help="A digital twin of an Amazon EKS cluster's compute layer (Karpenter, kube-scheduler, EC2).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the twin's hot paths.")
+app.add_typer(bench_app, name="bench")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="ekstwin")
+
+
+# Errors and output -----------------------------------------------------------------------------
+
+def one_line(message: str) -> str:
+    """Multi-line messages joined with "; " so every error is a single greppable line."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit 2."""
+    typer.echo(f"error: {one_line(message)}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn ``EkstwinError`` into the one-line error and exit code 2 (typer sees the same signature)."""
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except EkstwinError as err:
+            fail(str(err))
+    return wrapper
+
+
+def require_file(path: str) -> None:
+    """Raise the CLI's "no such file" error unless ``path`` is an existing regular file."""
+    if not os.path.exists(path):
+        raise InvalidInput("no such file", file=path)
+    if os.path.isdir(path):
+        raise InvalidInput("is a directory", file=path)
+
+
+def _stdout() -> Console:
+    # Colours only on a terminal (rich decides); markup off so '[...]' in names prints literally.
+    return Console(markup=False, emoji=False, highlight=False)
+
+
+def _print_lines(lines: Sequence[Text], console: Console | None = None) -> None:
+    out = console or _stdout()
+    for line in lines:
+        out.print(line, soft_wrap=True)
+
+
+def _lazy(module: str, attr: str) -> Any:
+    """``module.attr`` imported on first use (the simulator is only loaded by the commands that run it)."""
+    return getattr(importlib.import_module(module), attr)
+
+
+# run ------------------------------------------------------------------------------------------
+
+@app.command("run")
+@reports_errors
+def run_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario file (kind: Scenario).", show_default=False)],
+    until: Annotated[str | None, typer.Option(
+        help="Stop at this simulated time, as a Go duration (90s, 4m, 1h30m). Default: the scenario's.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random stream. Default: the scenario's.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the machine-readable report on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")] = False,
+) -> None:
+    """Run a scenario and print what the cluster looks like at the end."""
+    require_file(scenario)
+    horizon = _until(until)
+    run_scenario = _lazy("ekstwin.scenario.run", "run_scenario")
+    with progress_bar(enabled=not (as_json or quiet)) as progress:
+        result: RunResult = run_scenario(scenario, until=horizon, seed=seed, progress=progress)
+    if as_json:
+        typer.echo(json_report.dumps(result))
+        return
+    from ekstwin.reports.text import render
+    render(result, _stdout(), quiet=quiet)
+
+
+def _until(text: str | None) -> float | None:
+    if text is None:
+        return None
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise InvalidInput(f"--until must be a positive duration, got {text!r}")
+    return seconds
+
+
+@contextmanager
+def progress_bar(*, enabled: bool) -> Iterator[ProgressFn | None]:
+    """A simulated-time progress bar on stderr; None (no callback) unless enabled and stderr is a TTY."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    columns = (TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[sim]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("run", total=None, sim="")
+
+        def update(now_s: float, horizon_s: float) -> None:
+            bar.update(task, completed=now_s, total=horizon_s or None,
+                       sim=f"{format_duration(now_s)} / {format_duration(horizon_s)}")
+        yield update
+
+
+# validate -------------------------------------------------------------------------------------
+
+@app.command("validate")
+@reports_errors
+def validate_command(
+    paths: Annotated[list[str], typer.Argument(help="Scenario or manifest files, or directories of them.",
+                                               show_default=False)],
+    strict: Annotated[bool, typer.Option(help="Treat unknown fields as errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the fields the twin ignores.")] = False,
+) -> None:
+    """Check scenario and manifest files the way the twin will load them; exit 2 on any error."""
+    ok = True
+    for path in _expand(paths):
+        try:
+            require_file(path)
+            ok &= _validate_file(path, strict=strict, verbose=verbose)
+        except EkstwinError as err:
+            typer.echo(f"error: {one_line(str(_with_file(err, path)))}", err=True)
+            ok = False
+    if not ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    """Directories stand for the YAML files under them (sorted, so output order is stable)."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            out.extend(sorted(str(p) for p in Path(path).rglob("*") if p.suffix in (".yaml", ".yml")))
+        else:
+            out.append(path)
+    return out
+
+
+def _with_file(err: EkstwinError, path: str) -> EkstwinError:
+    return err.located(file=path) if isinstance(err, InvalidInput) else err
+
+
+def is_scenario_file(path: str) -> bool:
+    """True when any YAML document in the file is ``kind: Scenario``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            docs = list(yaml.safe_load_all(f))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False  # the manifest loader reports the syntax error with its location
+    return any(isinstance(d, dict) and d.get("kind") == "Scenario" for d in docs)
+
+
+def _validate_file(path: str, *, strict: bool, verbose: bool) -> bool:
+    if is_scenario_file(path):
+        scenario = _lazy("ekstwin.scenario.loader", "load_scenario")(path)
+        name = getattr(scenario, "name", "")
+        typer.echo(f"{path}: OK (scenario {name})" if name else f"{path}: OK (scenario)")
+        return True
+    docs = _lazy("ekstwin.model.manifests", "load_file")(path)
+    validate = _lazy("ekstwin.model.manifests", "validate")
+    ok, ignored = True, 0
+    for i, doc in enumerate(docs):
+        report = validate(doc)
+        where = f"{path}: {_doc_label(doc, i)}"
+        for problem in report.errors:
+            typer.echo(f"error: {where}: {describe(problem)}", err=True)
+            ok = False
+        for field in report.unknown:
+            typer.echo(f"{'error' if strict else 'warning'}: {where}: unknown field {describe(field)}",
+                       err=strict)
+            ok = ok and not strict
+        ignored += len(report.ignored)
+        if verbose:
+            for field in report.ignored:
+                typer.echo(f"{where}: ignored {describe(field)}")
+    if ok:
+        note = f"; {ignored} field(s) not modelled, see --verbose" if ignored and not verbose else ""
+        typer.echo(f"{path}: OK ({len(docs)} document(s){note})")
+    return ok
+
+
+def _doc_label(doc: Any, index: int) -> str:
+    if isinstance(doc, dict):
+        kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
+    else:
+        kind, name = getattr(doc, "kind", None), getattr(doc, "name", None)
+    if kind and name:
+        return f"{kind}/{name}"
+    return str(kind or f"document {index + 1}")
+
+
+def describe(item: Any) -> str:
+    """A validation finding as text: ``(path, message)`` pairs become ``path: message``."""
+    if isinstance(item, tuple) and len(item) == 2:
+        path, message = item
+        return f"{path}: {message}" if path else str(message)
+    return str(item)
+
+
+# catalog --------------------------------------------------------------------------------------
+
+def parse_requirement(text: str) -> rq.Requirement:
+    """``key Operator [v1,v2]`` (brackets optional) as a node-selector requirement.
+
+    Raises:
+        InvalidInput: the text does not have that shape, or the operator or values do not fit.
+    """
+    parts = text.split(None, 2)
+    operators = {op.lower(): op for op in rq.OPERATORS}
+    if len(parts) < 2 or parts[1].lower() not in operators:
+        raise InvalidInput(f"--requirement {text!r}: expected 'key Operator [values]' with Operator one of "
+                           f"{', '.join(rq.OPERATORS)}, e.g. 'karpenter.k8s.aws/instance-family In m5,c5'")
+    key, op = parts[0], operators[parts[1].lower()]
+    values = [v.strip() for v in parts[2].strip().strip("[]").split(",") if v.strip()] if len(parts) > 2 else []
+    if op in (rq.IN, rq.NOT_IN) and not values:
+        raise InvalidInput(f"--requirement {text!r}: {op} needs at least one value")
+    if op in (rq.EXISTS, rq.DOES_NOT_EXIST) and values:
+        raise InvalidInput(f"--requirement {text!r}: {op} takes no values")
+    try:
+        return rq.Requirement.new(key, op, values)
+    except InvalidInput as err:
+        raise InvalidInput(f"--requirement {text!r}: {err.reason}") from None
+
+
+def offering_matches(offering: Offering, reqs: Sequence[rq.Requirement]) -> bool:
+    """Every zone / zone-id / capacity-type requirement holds for this offering."""
+    labels = {key: str(getattr(offering, attr)) for key, attr in OFFERING_KEYS.items()}
+    return all(rq.matches_label(r, labels) for r in reqs)
+
+
+def select_types(catalog: Catalog, names: Sequence[str], reqs: Sequence[rq.Requirement]) -> list[InstanceType]:
+    """Types named (or all) whose labels meet the requirements, offerings narrowed to the matching ones.
+
+    A type left with no offering at all is dropped: it cannot be bought the way the user asked.
+    """
+    from ekstwin.catalog import query
+    type_reqs = [r for r in reqs if r.key not in OFFERING_KEYS]
+    offer_reqs = [r for r in reqs if r.key in OFFERING_KEYS]
+
+    def wanted(t: InstanceType) -> bool:
+        labels = {**t.labels, rq.REGION: catalog.region}
+        return all(rq.matches_label(r, labels) for r in type_reqs)
+
+    chosen = query.select(catalog, list(names) or None)
+    out = []
+    for t in chosen:
+        if not wanted(t):
+            continue
+        offerings = tuple(o for o in t.offerings if offering_matches(o, offer_reqs))
+        if offerings:
+            out.append(replace(t, offerings=offerings))
+    return out
+
+
+def _sort_key(sort: str) -> Callable[[InstanceType], tuple[Any, ...]]:
+    def price(t: InstanceType) -> tuple[Any, ...]:
+        cheapest = t.cheapest_offering()
+        return (cheapest.price if cheapest else float("inf"), t.name)
+    keys: dict[str, Callable[[InstanceType], tuple[Any, ...]]] = {
+        "price": price,
+        "name": lambda t: (t.name,),
+        "cpu": lambda t: (t.vcpu, t.memory_mib, t.name),
+        "memory": lambda t: (t.memory_mib, t.vcpu, t.name),
+    }
+    return keys[sort]
+
+
+def _quantities(resources: Resources) -> dict[str, str]:
+    return {k: render(k, resources[k]) for k in (CPU, MEMORY, PODS)}
+
+
+def catalog_row(t: InstanceType) -> dict[str, Any]:
+    """``query.row`` with resources as Kubernetes quantities (``1930m``, ``6903Mi``) like a node's status."""
+    from ekstwin.catalog import query
+    row = query.row(t)
+    row["capacity"] = _quantities(t.capacity)
+    row["allocatable"] = _quantities(t.allocatable)
+    row["kube_reserved"] = _quantities(t.kube_reserved)
+    row["system_reserved"] = _quantities(t.system_reserved)
+    row["eviction_threshold"] = _quantities(t.eviction_threshold)
+    return row
+
+
+def _price(value: float | None) -> str:
+    return f"${value:.4f}" if value is not None else "-"
+
+
+def catalog_table(rows: Sequence[dict[str, Any]]) -> list[Text]:
+    """One line per type: identity, size, allocatable, cheapest on-demand and spot price."""
+    headers = ["NAME", "ARCH", "VCPU", "MEMORY", "ALLOC-CPU", "ALLOC-MEMORY", "ALLOC-PODS", "ON-DEMAND", "SPOT"]
+    body = [[r["name"], r["arch"], r["vcpu"], render(MEMORY, r["memory_mib"] * 2**20), r["allocatable"]["cpu"],
+             r["allocatable"]["memory"], r["allocatable"]["pods"], _price(r["on_demand_price"]),
+             _price(r["spot_price"])] for r in rows]
+    return kubectl_table(headers, body)
+
+
+def catalog_detail(t: InstanceType, region: str) -> list[Text]:
+    """One type in full: resources and overheads, labels, and every offering per zone."""
+    lines = [Text(f"{t.name}  ({region}, {t.arch}, {t.vcpu} vCPU, {render(MEMORY, t.memory_mib * 2**20)})",
+                  style="bold"), Text("")]
+    parts = (("capacity", t.capacity), ("kube-reserved", t.kube_reserved), ("system-reserved", t.system_reserved),
+             ("eviction-threshold", t.eviction_threshold), ("allocatable", t.allocatable))
+    lines += kubectl_table(["RESOURCES", "CPU", "MEMORY", "PODS"],
+                           [[name, *(render(k, res[k]) for k in (CPU, MEMORY, PODS))] for name, res in parts])
+    lines += [Text(""), Text("labels:", style="bold"), *(Text(f"  {k}={v}") for k, v in sorted(t.labels.items()))]
+    offers = [[o.zone, o.zone_id, o.capacity_type, _price(o.price if o.available else None),
+               "yes" if o.available else "no",
+               INTERRUPTION_BUCKETS[o.interruption_bucket] if o.interruption_bucket is not None else "-"]
+              for o in sorted(t.offerings, key=lambda o: (o.zone, o.capacity_type))]
+    return [*lines, Text(""), *kubectl_table(
+        ["ZONE", "ZONE-ID", "CAPACITY-TYPE", "PRICE", "AVAILABLE", "INTERRUPTION"], offers)]
+
+
+@app.command("catalog")
+@reports_errors
+def catalog_command(
+    region: Annotated[str, typer.Option(help="AWS region.")] = "eu-west-1",
+    zone: Annotated[list[str] | None, typer.Option(help="Restrict to this zone (repeatable).")] = None,
+    requirement: Annotated[list[str] | None, typer.Option(
+        "--requirement", "-r", help="Node-selector requirement 'key Operator [v1,v2]' (repeatable).")] = None,
+    name: Annotated[list[str] | None, typer.Option(help="Instance type name (repeatable).")] = None,
+    capacity_type: Annotated[str | None, typer.Option(help="spot or on-demand.")] = None,
+    sort: Annotated[str, typer.Option(help="price, name, cpu or memory.")] = "price",
+    limit: Annotated[int, typer.Option(help="Show at most this many types (0: all).")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the spot price model.")] = 0,
+) -> None:
+    """List the instance types Karpenter could launch, with allocatable resources and prices."""
+    reqs = [parse_requirement(text) for text in requirement or ()]
+    if capacity_type is not None:
+        if capacity_type not in CAPACITY_TYPES:
+            raise InvalidInput(f"--capacity-type must be one of {', '.join(CAPACITY_TYPES)}, got {capacity_type!r}")
+        reqs.append(rq.Requirement.new(rq.CAPACITY_TYPE, rq.IN, [capacity_type]))
+    if sort not in SORTS:
+        raise InvalidInput(f"--sort must be one of {', '.join(SORTS)}, got {sort!r}")
+    if limit < 0:
+        raise InvalidInput(f"--limit must not be negative, got {limit}")
+    from ekstwin.catalog import load_catalog
+    catalog = load_catalog(region, zone or None, seed=seed)
+    types = sorted(select_types(catalog, name or (), reqs), key=_sort_key(sort))
+    shown = types[:limit] if limit else types
+    if as_json:
+        typer.echo(json_report.encode([catalog_row(t) for t in shown]))
+    elif name and len(name) == 1 and shown:
+        _print_lines(catalog_detail(shown[0], catalog.region))
+    elif not shown:
+        _print_lines([Text("No instance types match")])
+    else:
+        footer = f"{len(shown)} of {len(types)} types in {catalog.region} ({', '.join(catalog.zones)})"
+        _print_lines([*catalog_table([catalog_row(t) for t in shown]), Text(""), Text(footer)])
+
+
+# bench ----------------------------------------------------------------------------------------
+
+@bench_app.command("karpenter-scheduling")
+@reports_errors
+def bench_karpenter_scheduling(
+    pods: Annotated[int, typer.Option(min=1, help="Number of pods to schedule.", show_default=False)],
+    seed: Annotated[int, typer.Option(help="Seed of the workload.")] = 42,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Karpenter's scheduling benchmark workload on the twin's solver."""
+    from ekstwin.bench import karpenter_scheduling
+    metrics = karpenter_scheduling.run(pods, seed=seed)
+    if as_json:
+        typer.echo(json_report.encode(metrics))
+        return
+    rows = [[key, (", ".join(map(str, value)) or "<none>") if isinstance(value, list) else value]
+            for key, value in metrics.items()]
+    _print_lines(kubectl_table(["METRIC", "VALUE"], rows))
