@@ -123,7 +123,8 @@ def _headline(result: RunResult) -> list[str]:
     if cost is not None:
         parts.append(f"cost so far ${float(cost):.4f}")
     # Whatever else the run chose to summarise is shown as is rather than dropped.
-    parts.extend(f"{key} {value}" for key, value in summary.items())
+    # structured extras (e.g. metric samples) belong to the JSON report, not the one-line header
+    parts.extend(f"{key} {value}" for key, value in summary.items() if not isinstance(value, (dict, list)))
     return parts
 
 
