@@ -414,11 +414,18 @@ def catalog_command(
 def bench_karpenter_scheduling(
     pods: Annotated[int, typer.Option(min=1, help="Number of pods to schedule.", show_default=False)],
     seed: Annotated[int, typer.Option(help="Seed of the workload.")] = 42,
+    workload: Annotated[str, typer.Option(
+        help="diverse: Karpenter's five pod shapes; generic: only pods without topology constraints.")] = "diverse",
+    max_vcpu: Annotated[int | None, typer.Option(
+        help="Limit the NodePool to instance types with at most this many vCPUs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Karpenter's scheduling benchmark workload on the twin's solver."""
     from ekstwin.bench import karpenter_scheduling
-    metrics = karpenter_scheduling.run(pods, seed=seed)
+    if workload not in ("diverse", "generic"):
+        fail(f"--workload must be diverse or generic, got {workload!r}")
+    shapes = karpenter_scheduling.SHAPES if workload == "diverse" else ("generic",)
+    metrics = karpenter_scheduling.run(pods, seed=seed, shapes=shapes, max_vcpu=max_vcpu)
     if as_json:
         typer.echo(json_report.encode(metrics))
         return

@@ -59,14 +59,19 @@ def make_pods(n: int, seed: int = 42, shapes: tuple[str, ...] = SHAPES) -> list[
     return pods
 
 
-def _table() -> tuple[TypeTable, NodeClaimTemplate, list[str]]:
+def _table(max_vcpu: int | None = None) -> tuple[TypeTable, NodeClaimTemplate, list[str]]:
+    """us-east-1 on-demand c/m/r generation > 4, optionally only types with at most ``max_vcpu`` vCPUs."""
     cat = load_catalog("us-east-1", seed=42)
     table = TypeTable.build(cat.types, cat.zones)
-    pool = rq.Requirements.from_node_selector_terms([
+    terms = [
         {"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["on-demand"]},
         {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
         {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["4"]},
-    ]).add(rq.Requirement(rq.NODEPOOL, False, frozenset(("default",))))
+    ]
+    if max_vcpu is not None:
+        terms.append({"key": "karpenter.k8s.aws/instance-cpu", "operator": "Lt", "values": [str(max_vcpu + 1)]})
+    pool = rq.Requirements.from_node_selector_terms(terms).add(
+        rq.Requirement(rq.NODEPOOL, False, frozenset(("default",))))
     idx = np.flatnonzero(table.requirements_mask(pool))
     tpl = NodeClaimTemplate("default", 0, pool, (), (), {}, Resources(), idx)
     return table, tpl, list(cat.zones)
@@ -95,22 +100,31 @@ def lower_bound(table: TypeTable, tpl: NodeClaimTemplate, pods: list[PodInfo]) -
     return best
 
 
-def check(result: SolveResult, table: TypeTable) -> None:
-    """Raise if any NodeClaim's pods exceed its cheapest option's allocatable."""
+def check(result: SolveResult, table: TypeTable, pods: list[PodInfo]) -> None:
+    """Raise unless every pod is placed, no NodeClaim is over-committed and hostname rules hold.
+
+    Hostname anti-affinity and hostname spread (maxSkew 1, so at most one pod of an app per new node while
+    other new nodes can be made) both mean no NodeClaim holds two pods of the same such app.
+    """
+    if result.placed != len(pods) or result.errors:
+        raise AssertionError(f"{len(pods) - result.placed} pods were not placed: {sorted(result.errors)[:3]}")
     for c in result.new_claims:
         vec = table.request_vector(c.requests)
         if vec is None or not (table.alloc[c.options[0]] >= vec).all():
             raise AssertionError(f"NodeClaim {c.hostname} is over-committed")
+        apps = [p.labels["app"] for p in c.pods if p.labels["app"].startswith(("hostname-", "hostname-anti"))]
+        if len(apps) != len(set(apps)):
+            raise AssertionError(f"NodeClaim {c.hostname} holds two pods of one hostname-constrained app")
 
 
-def run(n: int, seed: int = 42, shapes: tuple[str, ...] = SHAPES) -> dict[str, Any]:
+def run(n: int, seed: int = 42, shapes: tuple[str, ...] = SHAPES, max_vcpu: int | None = None) -> dict[str, Any]:
     """Run the benchmark once and return the metrics ``ekstwin bench`` prints."""
-    table, tpl, _ = _table()
+    table, tpl, _ = _table(max_vcpu)
     pods = make_pods(n, seed, shapes)
     start = time.perf_counter()
     result = solve(pods, table, [tpl], domains=template_domains(table, [tpl]))
     seconds = time.perf_counter() - start
-    check(result, table)
+    check(result, table, pods)
     _, price = table.offering_mask(tpl.requirements)
     cost = float(sum(price[c.options[0]] for c in result.new_claims))
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
