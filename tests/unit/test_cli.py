@@ -183,9 +183,15 @@ def test_requirements_parse_with_or_without_brackets() -> None:
 
 def test_bench_prints_the_metrics_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     from ekstwin.bench import karpenter_scheduling
-    monkeypatch.setattr(karpenter_scheduling, "run", lambda n, seed=42: {"pods": n, "seed": seed, "reasons": []})
+    monkeypatch.setattr(karpenter_scheduling, "run",
+                        lambda n, seed=42, shapes=(), max_vcpu=None: {"pods": n, "seed": seed, "reasons": []})
     out = runner.invoke(app, ["bench", "karpenter-scheduling", "--pods", "10", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout) == {"pods": 10, "seed": 42, "reasons": []}
     table = runner.invoke(app, ["bench", "karpenter-scheduling", "--pods", "10", "--seed", "1"])
     assert "seed      1" in table.stdout and "reasons   <none>" in table.stdout
+
+
+def test_bench_rejects_an_unknown_workload() -> None:
+    out = runner.invoke(app, ["bench", "karpenter-scheduling", "--pods", "10", "--workload", "odd"])
+    assert out.exit_code == 2 and "diverse or generic" in out.output

@@ -9,6 +9,7 @@ from typing import Any
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.catalog.catalog import Catalog
 from ekstwin.cloud.ec2 import EC2
+from ekstwin.model.pod import PodInfo
 from ekstwin.observe.recorder import Recorder
 from ekstwin.rng import Streams
 from ekstwin.store.store import Store
@@ -92,3 +93,24 @@ def owner_ref(obj: Obj, controller: bool = True) -> Obj:
 def ns_name(obj: Obj) -> str:
     """``namespace/name`` of a namespaced object."""
     return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+
+
+def pod_info(deps: Deps, pod: Obj) -> PodInfo:
+    """``PodInfo.parse(pod)``, cached per pod while the parts it reads are unchanged.
+
+    The store replaces dicts instead of mutating them and shares untouched subtrees between versions, so a
+    status-only update keeps the very same ``spec`` and ``labels`` objects: identity checks are enough.
+    """
+    cache: dict[str, tuple[Any, Any, Any, Any, PodInfo]] = deps.state.setdefault("podinfo", {})
+    meta = pod["metadata"]
+    uid = meta.get("uid", "")
+    spec, labels = pod.get("spec"), meta.get("labels")
+    deleting, phase = meta.get("deletionTimestamp"), (pod.get("status") or {}).get("phase")
+    hit = cache.get(uid)
+    if hit is not None and hit[0] is spec and hit[1] is labels and hit[2] == deleting and hit[3] == phase:
+        return hit[4]
+    if len(cache) > 200_000:  # bound memory on very long runs; entries are cheap to rebuild
+        cache.clear()
+    info = PodInfo.parse(pod)
+    cache[uid] = (spec, labels, deleting, phase, info)
+    return info

@@ -26,6 +26,7 @@ from ekstwin.store.watch import WatchEvent
 DEPLOYMENTS, REPLICASETS, DAEMONSETS = "deployments", "replicasets", "daemonsets"
 TEMPLATE_HASH = "pod-template-hash"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+STATUS_INTERVAL_S = 1.0
 
 # Tolerations the DaemonSet controller adds to every daemon pod.
 DS_TOLERATIONS = (
@@ -137,7 +138,11 @@ def _deletion_rank(p: Obj) -> tuple[int, int, int, int]:
 
 
 def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
-    """Create or delete pods until the active ones match spec.replicas; keep status counts."""
+    """Create or delete pods until the active ones match spec.replicas; keep status counts.
+
+    Status counts are refreshed at most once per ``STATUS_INTERVAL_S`` per ReplicaSet (the next refresh is
+    requeued), so thousands of pods starting at different instants do not cost one full recount each.
+    """
     ns, name = driver.split_key(key)
     rs = deps.store.try_get("ReplicaSet", name, ns)
     if rs is None:
@@ -158,9 +163,14 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
             delete_pod(deps, p)
             deps.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
                                 component="replicaset-controller")
+    last: dict[str, float] = deps.state.setdefault("replicaset.status-at", {})
+    due = last.get(key, -STATUS_INTERVAL_S) + STATUS_INTERVAL_S
+    if now < due:
+        return Result(requeue_after=due - now)
+    last[key] = now
     ready = sum(1 for p in active if is_true(p, "Ready"))
-    status = {"replicas": min(len(active), max(want, len(active))), "readyReplicas": ready,
-              "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
+    status = {"replicas": len(active), "readyReplicas": ready, "availableReplicas": ready,
+              "observedGeneration": rs["metadata"].get("generation", 1)}
     if (rs.get("status") or {}) != status:
         deps.store.update_status({**rs, "status": status})
     return Result()

@@ -9,7 +9,7 @@ term + the heaviest preferred term, which relaxation may later drop).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ekstwin.model import requirements as req
@@ -93,7 +93,6 @@ class PodInfo:
     do_not_disrupt: bool
     deleting: bool
     phase: str
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -170,7 +169,6 @@ class PodInfo:
             do_not_disrupt=str(annotations.get(DO_NOT_DISRUPT, "")).lower() == "true",
             deleting=bool(meta.get("deletionTimestamp")),
             phase=str((pod.get("status") or {}).get("phase") or "Pending"),
-            raw=pod,
         )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.factories import ON_DEMAND_CMR, pod, table, template
 
 from ekstwin.autoscaling.karpenter.scheduler import ExistingNode, pod_order, solve, template_domains
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.units.resources import Resources
-from tests.factories import ON_DEMAND_CMR, pod, table, template
 
 SEED_POOL = [{"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["spot"]},
              {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},

@@ -101,7 +101,7 @@ _ops = st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"])
 @given(_ops, _values, _ops, _values, st.sampled_from("abcdefg"))
 def test_intersection_allows_exactly_the_values_both_allow(op1: str, v1: set[str], op2: str, v2: set[str],
                                                            probe: str) -> None:
-    if op1 == "In" and not v1 or op2 == "In" and not v2:
+    if (op1 == "In" and not v1) or (op2 == "In" and not v2):
         return
     a, b = R("k", op1, *v1), R("k", op2, *v2)
     assert a.intersection(b).has(probe) == (a.has(probe) and b.has(probe))
