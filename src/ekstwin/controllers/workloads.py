@@ -123,9 +123,29 @@ def _deployment_status(deps: Deps, dep: Obj, current: Obj) -> None:
 
 
 # -- ReplicaSet --------------------------------------------------------------------------------------
+STATUS_PREFIX = "status:"
+
+
+def _pod_change_keys(ev: WatchEvent) -> list[str]:
+    """Membership changes (added, deleted, terminating, terminal) wake the owner's full sync; a change
+    of readiness only wakes its (coalesced) status refresh; other pod updates wake nothing."""
+    owners = _owner_keys("ReplicaSet")(ev)
+    if not owners or ev.type != "MODIFIED" or ev.old is None:
+        return owners
+    old, new = ev.old, ev.obj
+    terminal = ("Succeeded", "Failed")
+    if (bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp"))
+            or ((old.get("status") or {}).get("phase") in terminal)
+            != ((new.get("status") or {}).get("phase") in terminal)):
+        return owners
+    if is_true(old, "Ready") != is_true(new, "Ready"):
+        return [STATUS_PREFIX + k for k in owners]
+    return []
+
+
 def replicaset_watches() -> list[driver.Watch]:
-    """ReplicaSets wake themselves; pods wake their owning ReplicaSet."""
-    return [driver.Watch("ReplicaSet", driver.by_object), driver.Watch("Pod", _owner_keys("ReplicaSet"))]
+    """ReplicaSets wake themselves; pods wake their owning ReplicaSet (see ``_pod_change_keys``)."""
+    return [driver.Watch("ReplicaSet", driver.by_object), driver.Watch("Pod", _pod_change_keys)]
 
 
 def _deletion_rank(p: Obj) -> tuple[int, int, int, int]:
@@ -143,10 +163,16 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
     Status counts are refreshed at most once per ``STATUS_INTERVAL_S`` per ReplicaSet (the next refresh is
     requeued), so thousands of pods starting at different instants do not cost one full recount each.
     """
+    status_only = key.startswith(STATUS_PREFIX)
+    key = key.removeprefix(STATUS_PREFIX)
     ns, name = driver.split_key(key)
     rs = deps.store.try_get("ReplicaSet", name, ns)
     if rs is None:
         return Result()
+    last: dict[str, float] = deps.state.setdefault("replicaset.status-at", {})
+    due = last.get(key, -STATUS_INTERVAL_S) + STATUS_INTERVAL_S
+    if status_only and now < due:
+        return Result(requeue_after=due - now)
     pods = deps.store.by_index("Pod", indexes.POD_OWNER_UID, rs["metadata"]["uid"])
     active = [p for p in pods if not p["metadata"].get("deletionTimestamp")
               and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
@@ -163,10 +189,9 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
             delete_pod(deps, p)
             deps.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {p['metadata']['name']}",
                                 component="replicaset-controller")
-    last: dict[str, float] = deps.state.setdefault("replicaset.status-at", {})
-    due = last.get(key, -STATUS_INTERVAL_S) + STATUS_INTERVAL_S
     if now < due:
-        return Result(requeue_after=due - now)
+        deps.enqueue("replicaset", STATUS_PREFIX + key, due)
+        return Result()
     last[key] = now
     ready = sum(1 for p in active if is_true(p, "Ready"))
     status = {"replicas": len(active), "readyReplicas": ready, "availableReplicas": ready,
