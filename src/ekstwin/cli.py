@@ -216,34 +216,23 @@ def _validate_file(path: str, *, strict: bool, verbose: bool) -> bool:
     docs = _lazy("ekstwin.model.manifests", "load_file")(path)
     validate = _lazy("ekstwin.model.manifests", "validate")
     ok, ignored = True, 0
-    for i, doc in enumerate(docs):
+    for doc in docs:
+        # findings already name file, line, object and field path
         report = validate(doc)
-        where = f"{path}: {_doc_label(doc, i)}"
         for problem in report.errors:
-            typer.echo(f"error: {where}: {describe(problem)}", err=True)
+            typer.echo(f"error: {describe(problem)}", err=True)
             ok = False
         for field in report.unknown:
-            typer.echo(f"{'error' if strict else 'warning'}: {where}: unknown field {describe(field)}",
-                       err=strict)
+            typer.echo(f"{'error' if strict else 'warning'}: {describe(field)}", err=True)
             ok = ok and not strict
         ignored += len(report.ignored)
         if verbose:
             for field in report.ignored:
-                typer.echo(f"{where}: ignored {describe(field)}")
+                typer.echo(f"ignored: {describe(field)}")
     if ok:
         note = f"; {ignored} field(s) not modelled, see --verbose" if ignored and not verbose else ""
         typer.echo(f"{path}: OK ({len(docs)} document(s){note})")
     return ok
-
-
-def _doc_label(doc: Any, index: int) -> str:
-    if isinstance(doc, dict):
-        kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
-    else:
-        kind, name = getattr(doc, "kind", None), getattr(doc, "name", None)
-    if kind and name:
-        return f"{kind}/{name}"
-    return str(kind or f"document {index + 1}")
 
 
 def describe(item: Any) -> str:

@@ -111,24 +111,18 @@ def test_validate_reports_an_invalid_scenario_from_the_loader_with_exit_2(
     assert "Traceback" not in out.output
 
 
-def test_validate_checks_manifests_with_the_manifest_validator(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_reports_manifest_errors_and_unknown_fields_with_file_line_object_and_path(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
-    good.write_text("kind: NodePool\n")
-    bad.write_text("kind: NodePool\n")
-    report = types.SimpleNamespace
-
-    def load_file(path: str) -> list[dict[str, Any]]:
-        return [{"kind": "NodePool", "metadata": {"name": Path(path).stem}}]
-
-    def validate(doc: dict[str, Any]) -> Any:
-        errors = [("spec.limits.cpu", "invalid quantity")] if doc["metadata"]["name"] == "bad" else []
-        return report(errors=errors, unknown=[], ignored=["spec.template.metadata.annotations"])
-    _fake_module(monkeypatch, "ekstwin.model.manifests", load_file=load_file, validate=validate)
+    good.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n")
+    bad.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicass: 3\n"
+                   "  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n"
+                   "      containers: [{name: c, image: i, resources: {requests: {cpu: 1x}}}]\n")
     out = runner.invoke(app, ["validate", str(tmp_path)])
     assert out.exit_code == 2
-    assert out.stderr == f"error: {bad}: NodePool/bad: spec.limits.cpu: invalid quantity\n"
-    assert f"{good}: OK (1 document(s); 1 field(s) not modelled, see --verbose)" in out.stdout
+    assert (f"error: {bad}:10: Deployment/default/web: spec.template.spec.containers[0].resources.requests.cpu: "
+            "quantity '1x' has unknown suffix 'x'") in out.stderr
+    assert f"warning: {bad}:5: Deployment/default/web: spec.replicass: unknown field" in out.stderr
+    assert f"{good}: OK (1 document(s))" in out.stdout
 
 
 def test_catalog_json_for_one_type_includes_kubernetes_allocatable() -> None:
