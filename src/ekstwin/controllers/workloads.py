@@ -39,12 +39,14 @@ DS_TOLERATIONS = (
 )
 
 
+def owner_keys(ev: WatchEvent, kind: str) -> list[str]:
+    """Keys of the owners of kind ``kind`` of the changed object."""
+    ns = ev.obj["metadata"].get("namespace", "default")
+    return [f"{ns}/{o['name']}" for o in ev.obj["metadata"].get("ownerReferences") or () if o.get("kind") == kind]
+
+
 def _owner_keys(kind: str) -> driver.KeyFn:
-    def keys(ev: WatchEvent) -> list[str]:
-        ns = ev.obj["metadata"].get("namespace", "default")
-        return [f"{ns}/{o['name']}" for o in ev.obj["metadata"].get("ownerReferences") or ()
-                if o.get("kind") == kind]
-    return keys
+    return lambda ev: owner_keys(ev, kind)
 
 
 def template_hash(template: Obj) -> str:
@@ -129,7 +131,7 @@ STATUS_PREFIX = "status:"
 def _pod_change_keys(ev: WatchEvent) -> list[str]:
     """Membership changes (added, deleted, terminating, terminal) wake the owner's full sync; a change
     of readiness only wakes its (coalesced) status refresh; other pod updates wake nothing."""
-    owners = _owner_keys("ReplicaSet")(ev)
+    owners = owner_keys(ev, "ReplicaSet")
     if not owners or ev.type != "MODIFIED" or ev.old is None:
         return owners
     old, new = ev.old, ev.obj
