@@ -27,6 +27,10 @@ bench: $(STAMP)
 	$(BIN)/ekstwin bench karpenter-scheduling --pods 1000
 	$(BIN)/ekstwin bench karpenter-scheduling --pods 5000
 	$(BIN)/ekstwin bench karpenter-scheduling --pods 20000
+	$(BIN)/ekstwin bench karpenter-scheduling --pods 20000 --workload generic
+	$(BIN)/ekstwin bench karpenter-scheduling --pods 20000 --workload generic --max-vcpu 16
+	$(BIN)/python tests/unit/scheduling/bench_scheduling.py
+	time $(BIN)/ekstwin run examples/scenarios/zonal-spread-3k.yaml --quiet
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

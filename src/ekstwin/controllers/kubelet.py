@@ -7,7 +7,7 @@ Pods bound to a node that no longer exists are deleted (PodGC).
 
 from __future__ import annotations
 
-from ekstwin.controllers.base import Deps, is_true, with_condition
+from ekstwin.controllers.base import Deps, Obj, is_true, with_condition
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
 from ekstwin.store import indexes
@@ -66,9 +66,8 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
     return Result()
 
 
-def _terminate(deps: Deps, pod: dict[str, object], now: float) -> Result:
+def _terminate(deps: Deps, pod: Obj, now: float) -> Result:
     meta = pod["metadata"]
-    assert isinstance(meta, dict)
     deleted_at = deps.store.parse_time(str(meta["deletionTimestamp"]))
     grace = float(meta.get("deletionGracePeriodSeconds", 30) or 0)
     done_at = deleted_at + min(grace, deps.settings.pod_shutdown_s)
@@ -84,8 +83,8 @@ def _pod_ip(deps: Deps) -> str:
     return f"10.0.{(n // 250) % 250}.{n % 250 + 2}"
 
 
-def _node_ip(node: dict[str, object]) -> str:
-    for a in (node.get("status") or {}).get("addresses") or ():  # type: ignore[attr-defined]
+def _node_ip(node: Obj) -> str:
+    for a in (node.get("status") or {}).get("addresses") or ():
         if a.get("type") == "InternalIP":
             return str(a.get("address"))
     return ""

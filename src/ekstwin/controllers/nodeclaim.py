@@ -19,7 +19,7 @@ from typing import Any
 
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES
 from ekstwin.catalog.instance_types import InstanceType
-from ekstwin.controllers.base import Deps, Obj, is_true, with_condition
+from ekstwin.controllers.base import Deps, Obj, condition, is_true, with_condition
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.sim import driver
@@ -167,8 +167,8 @@ def _register(deps: Deps, claim: Obj, inst: Any, now: float) -> Result:
     if inst.registered_at is None:
         return Result()
     if now < inst.registered_at:
-        launched_at = deps.store.parse_time(st.get("conditions", [{}])[0].get("lastTransitionTime",
-                                                                              deps.store.format_time()))
+        launched = condition(claim, "Launched")
+        launched_at = deps.store.parse_time(launched["lastTransitionTime"]) if launched else now
         if now - launched_at >= deps.settings.registration_ttl_s:
             deps.recorder.count("karpenter_nodeclaims_disrupted_total", reason="liveness")
             deps.store.delete("NodeClaim", claim["metadata"]["name"])

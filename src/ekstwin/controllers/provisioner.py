@@ -10,6 +10,7 @@ provisioned twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -188,7 +189,5 @@ def _requirements_in_order(reqs: rq.Requirements, names: list[str]) -> list[dict
 
 def nodepool_hash(nodepool: Obj) -> str:
     """A stable hash of the NodePool template (drift detection compares it later)."""
-    import hashlib
-
     raw = json.dumps(nodepool["spec"].get("template"), sort_keys=True)
     return str(int(hashlib.sha256(raw.encode()).hexdigest()[:15], 16))

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from ekstwin.controllers.base import Deps, Obj, is_true, owner_ref
+from ekstwin.model import defaults
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
@@ -205,8 +206,6 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
 
 def create_pod(deps: Deps, owner: Obj, template: Obj, extra_spec: dict[str, Any] | None = None) -> Obj:
     """Create a pod from ``template`` owned by ``owner``, with API-server defaults applied."""
-    from ekstwin.model import defaults  # local import: defaults pulls in the manifest schema
-
     meta = {k: v for k, v in (template.get("metadata") or {}).items() if k != "name"}
     pod: Obj = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {**meta, "generateName": f"{owner['metadata']['name']}-",
