@@ -76,6 +76,32 @@ def _claim_requirements(claim: Obj) -> rq.Requirements:
 
 
 def _launch(deps: Deps, claim: Obj, now: float) -> Result:
+    """Call CreateFleet once; apply its answer when it arrives (the call takes 1–2 s, and until then the
+    NodeClaim has no providerID, which holds back the next provisioning batch)."""
+    inflight: dict[str, Any] = deps.state.setdefault("nodeclaim.inflight", {})
+    name = claim["metadata"]["name"]
+    fleet = inflight.get(name)
+    if fleet is None:
+        fleet = _create_fleet(deps, claim, now)
+        if fleet is None:
+            return Result()
+        inflight[name] = fleet
+    if now < fleet.responded_at:
+        return Result(requeue_after=fleet.responded_at - now)
+    del inflight[name]
+    ice = _ice(deps, now)
+    for err in fleet.errors:
+        if err.marks_offering_unavailable:
+            ice[(err.capacity_type, err.instance_type, err.zone)] = now + ICE_TTL_S
+    if not fleet.instances:
+        codes = sorted({e.code for e in fleet.errors}) or ["no capacity"]
+        return _insufficient(deps, claim, f"creating instance, insufficient capacity, {', '.join(codes)}")
+    inst = fleet.instances[0]
+    return _mark_launched(deps, claim, deps.catalog.get(inst.instance_type), inst, now)
+
+
+def _create_fleet(deps: Deps, claim: Obj, now: float) -> Any:
+    """Resolve types and capacity type and call CreateFleet; None when nothing can be requested."""
     reqs = _claim_requirements(claim)
     requests = Resources.parse((claim["spec"].get("resources") or {}).get("requests"))
     ice = _ice(deps, now)
@@ -91,7 +117,8 @@ def _launch(deps: Deps, claim: Obj, now: float) -> Result:
     candidates = non_exotic or candidates
     chosen_ct = next((ct for ct in CAPACITY_TYPES if cr.has(ct) and any(offerings(t, ct) for t in candidates)), None)
     if chosen_ct is None:
-        return _insufficient(deps, claim, "all requested instance types were unavailable during launch")
+        _insufficient(deps, claim, "all requested instance types were unavailable during launch")
+        return None
     with_offers = [(min(o.price for o in offerings(t, chosen_ct)), t.name, t) for t in candidates
                    if offerings(t, chosen_ct)]
     with_offers.sort()
@@ -101,16 +128,10 @@ def _launch(deps: Deps, claim: Obj, now: float) -> Result:
                           "on-demand, the current provisioning request only has " + str(len(kept)) +
                           " instance type options", level="ERROR", NodeClaim={"name": claim["metadata"]["name"]})
     overrides = [(t.name, o.zone) for t in kept for o in sorted(offerings(t, chosen_ct), key=lambda o: o.zone)]
-    fleet = deps.ec2.create_fleet(now, overrides, chosen_ct, count=1,
-                                  tags={"karpenter.sh/nodeclaim": claim["metadata"]["name"]})
-    for err in fleet.errors:
-        ice[(err.capacity_type, err.instance_type, err.zone)] = now + ICE_TTL_S
-    if not fleet.instances:
-        codes = sorted({e.code for e in fleet.errors}) or ["no capacity"]
-        return _insufficient(deps, claim, f"creating instance, insufficient capacity, {', '.join(codes)}")
-    inst = fleet.instances[0]
-    itype = deps.catalog.get(inst.instance_type)
-    return _mark_launched(deps, claim, reqs, itype, inst, now)
+    return deps.ec2.create_fleet(now, overrides, chosen_ct, count=1,
+                                 tags={"karpenter.sh/nodeclaim": claim["metadata"]["name"],
+                                       "karpenter.sh/nodepool": (claim["metadata"].get("labels") or {}).get(
+                                           rq.NODEPOOL, "")})
 
 
 def _exotic(t: InstanceType) -> bool:
@@ -129,8 +150,8 @@ def _insufficient(deps: Deps, claim: Obj, message: str) -> Result:
     return Result()
 
 
-def node_labels(claim: Obj, reqs: rq.Requirements, itype: InstanceType, zone: str, zone_id: str,
-                capacity_type: str, region: str) -> dict[str, str]:
+def node_labels(claim: Obj, itype: InstanceType, zone: str, zone_id: str, capacity_type: str,
+                region: str) -> dict[str, str]:
     """Labels Karpenter puts on a launched NodeClaim and its Node."""
     labels = dict(claim["metadata"].get("labels") or {})
     labels.update(itype.labels)
@@ -141,9 +162,8 @@ def node_labels(claim: Obj, reqs: rq.Requirements, itype: InstanceType, zone: st
     return labels
 
 
-def _mark_launched(deps: Deps, claim: Obj, reqs: rq.Requirements, itype: InstanceType, inst: Any,
-                   now: float) -> Result:
-    labels = node_labels(claim, reqs, itype, inst.zone, inst.zone_id, inst.capacity_type, deps.catalog.region)
+def _mark_launched(deps: Deps, claim: Obj, itype: InstanceType, inst: Any, now: float) -> Result:
+    labels = node_labels(claim, itype, inst.zone, inst.zone_id, inst.capacity_type, deps.catalog.region)
     status = {**(claim.get("status") or {}), "providerID": inst.provider_id, "imageID": "ami-0ekstwin000000000",
               "capacity": itype.capacity.to_k8s(), "allocatable": itype.allocatable.to_k8s()}
     updated = {**claim, "metadata": {**claim["metadata"], "labels": labels}, "status": status}

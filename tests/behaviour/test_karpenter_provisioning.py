@@ -1,0 +1,129 @@
+"""Karpenter provisioning behaviour, end to end through the controllers (one behaviour per test)."""
+
+from __future__ import annotations
+
+from ekstwin.model import requirements as rq
+from tests.harness import apply, deployment, events, logs, nodeclass, nodepool, seconds, world
+
+SPOT_AND_OD = [{"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["spot", "on-demand"]},
+               {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]}]
+
+
+def test_a_batch_closes_after_one_second_without_new_pending_pods() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 3))
+    w.driver.run_until(30)
+    (created,) = logs(w, "created nodeclaim")
+    assert seconds(w, created) == 1.0
+
+
+def test_a_batch_closes_after_ten_seconds_while_pods_keep_arriving() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 1))
+    for i in range(1, 30):  # one more replica every 0.5 s for 15 s
+        w.driver.schedule_callback(i * 0.5, lambda i=i: w.store.patch("Deployment", "web", "default",
+                                                                       {"spec": {"replicas": 1 + i}}))
+    w.driver.run_until(12)
+    first = logs(w, "created nodeclaim")[0]
+    assert seconds(w, first) == 10.0
+
+
+def test_no_new_batch_is_solved_while_a_nodeclaim_waits_for_its_createfleet_answer() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 1))
+    w.driver.run_until(1.0)
+    apply(w, deployment("api", 1, cpu="100m"))
+    w.driver.run_until(2.0)  # the second batch would close at t=2, but CreateFleet has not answered yet
+    claim = w.store.list("NodeClaim")[0]
+    assert not (claim.get("status") or {}).get("providerID")
+    assert len(logs(w, "created nodeclaim")) == 1
+
+
+def test_pods_that_fit_an_in_flight_nodeclaim_are_nominated_not_provisioned_again() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 2, cpu="100m", memory="128Mi"))
+    w.driver.run_until(5)
+    apply(w, deployment("api", 2, cpu="100m", memory="128Mi"))
+    w.driver.run_until(120)
+    assert len(w.store.list("NodeClaim")) == 1
+    assert any(e["message"].startswith("Pod should schedule on: nodeclaim/") for e in events(w, "Nominated"))
+    node = w.store.list("Node")[0]["metadata"]["name"]
+    assert {p["spec"].get("nodeName") for p in w.store.list("Pod")} == {node}
+
+
+def test_spot_is_chosen_when_the_nodepool_allows_spot_and_on_demand() -> None:
+    w = world(nodepool(requirements=SPOT_AND_OD), nodeclass(), deployment("web", 2))
+    w.driver.run_until(60)
+    (claim,) = w.store.list("NodeClaim")
+    assert claim["metadata"]["labels"][rq.CAPACITY_TYPE] == "spot"
+
+
+def test_on_demand_is_launched_once_every_spot_pool_has_failed_with_insufficient_capacity() -> None:
+    w = world(nodepool(requirements=SPOT_AND_OD), nodeclass(), deployment("web", 1, cpu="3"))
+    for t in w.catalog.types:
+        for o in t.offerings:
+            if o.capacity_type == "spot":
+                w.deps.ec2.set_pool_capacity("spot", t.name, o.zone, 0)
+    w.driver.run_until(120)
+    assert events(w, "InsufficientCapacityError")
+    (claim,) = w.store.list("NodeClaim")
+    assert claim["metadata"]["labels"][rq.CAPACITY_TYPE] == "on-demand"
+
+
+def test_node_carries_the_labels_karpenter_sets() -> None:
+    w = world(nodepool(labels={"team": "a"}), nodeclass(), deployment("web", 1), zones=("us-east-1a",))
+    w.driver.run_until(120)
+    (node,) = w.store.list("Node")
+    labels = node["metadata"]["labels"]
+    for key in (rq.NODEPOOL, rq.INSTANCE_TYPE, rq.CAPACITY_TYPE, rq.ZONE_ID, rq.REGION, rq.ARCH, rq.OS,
+                rq.HOSTNAME, "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-cpu",
+                "karpenter.sh/registered", "karpenter.sh/initialized", rq.NODECLASS):
+        assert key in labels, key
+    assert labels[rq.ZONE] == "us-east-1a" and labels["team"] == "a" and labels[rq.REGION] == "us-east-1"
+
+
+def test_a_node_becomes_ready_and_initialized_before_pods_bind() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 1))
+    w.driver.run_until(300)
+    (claim,) = w.store.list("NodeClaim")
+    ready = {c["type"]: c["lastTransitionTime"] for c in claim["status"]["conditions"]}
+    assert ready["Launched"] <= ready["Registered"] <= ready["Initialized"]
+    (pod,) = w.store.list("Pod")
+    assert pod["status"]["phase"] == "Running" and pod["status"]["startTime"] >= ready["Initialized"]
+
+
+def test_daemonset_pods_run_on_every_node_and_count_in_the_nodeclaim_requests() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 1, cpu="1"), daemonsets="eks-default")
+    w.driver.run_until(120)
+    (claim,) = w.store.list("NodeClaim")
+    assert claim["spec"]["resources"]["requests"]["cpu"] == "1125m"
+    daemons = [p for p in w.store.list("Pod", "kube-system")]
+    assert len(daemons) == 3 and all(p["status"]["phase"] == "Running" for p in daemons)
+
+
+def test_nodepool_limits_stop_provisioning_with_karpenters_error() -> None:
+    w = world(nodepool(limits={"cpu": "4"}), nodeclass(), deployment("web", 6, cpu="1500m"))
+    w.driver.run_until(60)
+    failed = [e for e in events(w, "FailedScheduling") if e["message"].startswith("Failed to schedule pod")]
+    assert failed and any("exceed limits" in e["message"] for e in failed)
+    assert sum(int(c["status"]["capacity"]["cpu"]) for c in w.store.list("NodeClaim")) <= 4
+
+
+def test_pod_asking_for_a_label_no_nodepool_defines_stays_pending() -> None:
+    w = world(nodepool(), nodeclass(), deployment("web", 1, nodeSelector={"team": "x"}))
+    w.driver.run_until(60)
+    assert not w.store.list("NodeClaim")
+    (err,) = {e["message"] for e in events(w, "FailedScheduling") if e["message"].startswith("Failed")}
+    assert 'label "team" does not have known values' in err
+
+
+def test_higher_weight_nodepool_wins() -> None:
+    w = world(nodepool("a-low", weight=1), nodepool("b-high", weight=90), nodeclass(), deployment("web", 1))
+    w.driver.run_until(60)
+    (claim,) = w.store.list("NodeClaim")
+    assert claim["metadata"]["labels"][rq.NODEPOOL] == "b-high"
+
+
+def test_nodepool_without_compatible_types_gets_an_event() -> None:
+    reqs = [{"key": rq.INSTANCE_TYPE, "operator": "In", "values": ["m5.large"]},
+            {"key": rq.ARCH, "operator": "In", "values": ["arm64"]}]
+    w = world(nodepool(requirements=reqs), nodeclass(), deployment("web", 1, cpu="100m"))
+    w.driver.run_until(30)
+    (ev,) = events(w, "NoCompatibleInstanceTypes")
+    assert ev["message"] == "NodePool requirements filtered out all compatible available instance types"
