@@ -29,13 +29,13 @@ from rich.text import Text
 from ekstwin.errors import EkstwinError, InvalidInput
 from ekstwin.model import requirements as rq
 from ekstwin.reports import json_report
-from ekstwin.reports.durations import format_duration, parse_duration
 from ekstwin.reports.text import kubectl_table
+from ekstwin.units.durations import format_duration, parse_duration
 from ekstwin.units.resources import CPU, MEMORY, PODS, Resources, render
 
 if TYPE_CHECKING:
     from ekstwin.catalog import Catalog, InstanceType, Offering
-    from ekstwin.reports.result import RunResult
+    from ekstwin.scenario.result import RunResult
 
 P = ParamSpec("P")
 R = TypeVar("R")

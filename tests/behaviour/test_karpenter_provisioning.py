@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ekstwin.model import requirements as rq
 from tests.harness import apply, deployment, events, logs, nodeclass, nodepool, seconds, world
+
+from ekstwin.model import requirements as rq
 
 SPOT_AND_OD = [{"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["spot", "on-demand"]},
                {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]}]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ekstwin.reports import json_report
-from ekstwin.reports.result import RunResult
+from ekstwin.scenario.result import RunResult
 from ekstwin.scenario.run import run_scenario
 
 SCENARIO = str(Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "spot-to-spot.yaml")

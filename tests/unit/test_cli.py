@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ekstwin.cli import app, parse_requirement
 from ekstwin.errors import InvalidInput, InvalidScenario
-from ekstwin.reports.result import RunResult
+from ekstwin.scenario.result import RunResult
 
 runner = CliRunner()
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ekstwin.reports.durations import format_duration
-from ekstwin.reports.result import RunResult, rfc3339
+from ekstwin.scenario.result import RunResult, rfc3339
+from ekstwin.units.durations import format_duration
 
 CONTRACT_KEYS = ("time", "objects", "events", "logs", "decisions", "summary")
 

@@ -24,8 +24,8 @@ from rich.text import Text
 
 from ekstwin.errors import InvalidScenario
 from ekstwin.model.requirements import CAPACITY_TYPE, INSTANCE_TYPE, NODEPOOL, ZONE
-from ekstwin.reports.durations import format_age, format_duration
-from ekstwin.reports.result import RunResult, at, parse_timestamp, rfc3339, timestamp
+from ekstwin.scenario.result import RunResult, at, parse_timestamp, rfc3339, timestamp
+from ekstwin.units.durations import format_age, format_duration
 
 TABLES = ("nodes", "nodeclaims", "pods")
 SECTIONS = (*TABLES, "events", "logs", "decisions")

@@ -14,8 +14,8 @@ import yaml
 
 from ekstwin.errors import InvalidInput, InvalidScenario
 from ekstwin.model import manifests
-from ekstwin.reports.durations import parse_duration
 from ekstwin.scenario.config import DAEMONSET_SETS, KNOWN_FEATURE_GATES, ClusterConfig, Scenario, TimelineStep
+from ekstwin.units.durations import parse_duration
 
 API_VERSION = "ekstwin.dev/v1alpha1"
 _TOP = {"apiVersion", "kind", "metadata", "spec"}

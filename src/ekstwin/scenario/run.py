@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ekstwin.errors import InvalidScenario, NotFound
-from ekstwin.reports.result import KINDS, RunResult
 from ekstwin.scenario import loader
 from ekstwin.scenario.config import TimelineStep
+from ekstwin.scenario.result import KINDS, RunResult
 from ekstwin.scenario.world import World, apply_objects, build
 from ekstwin.store.store import DEFAULT_EPOCH
 

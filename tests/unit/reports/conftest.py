@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ekstwin.reports.result import RunResult, timestamp
+from ekstwin.scenario.result import RunResult, timestamp
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 TYPES = [f"type{i:02d}.large" for i in range(60)]

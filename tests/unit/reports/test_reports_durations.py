@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ekstwin.errors import InvalidInput
-from ekstwin.reports.durations import format_age, format_duration, parse_duration
+from ekstwin.units.durations import format_age, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from ekstwin.reports.json_report import CONTRACT_KEYS, dumps, jsonable, to_json
-from ekstwin.reports.result import RunResult
+from ekstwin.scenario.result import RunResult
 
 
 def test_the_json_report_has_the_contract_keys_and_time_as_a_duration(result: RunResult) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-from ekstwin.reports.result import RunResult
 from ekstwin.reports.text import kubectl_table, pod_status, render, sections
+from ekstwin.scenario.result import RunResult
 
 NODE = "ip-10-0-1-23.eu-west-1.compute.internal"
 
