@@ -41,9 +41,11 @@ AWS_INSTANCE_LABELS = tuple(f"karpenter.k8s.aws/instance-{s}" for s in (
     "size", "cpu", "cpu-manufacturer", "cpu-sustained-clock-speed-mhz", "memory", "ebs-bandwidth",
     "network-bandwidth", "gpu-name", "gpu-manufacturer", "gpu-count", "gpu-memory", "accelerator-name",
     "accelerator-manufacturer", "accelerator-count", "capability-flex"))
+CAPACITY_RESERVATION_TYPE = "karpenter.k8s.aws/capacity-reservation-type"
 
 WELL_KNOWN_LABELS = frozenset((NODEPOOL, ZONE, REGION, INSTANCE_TYPE, ARCH, OS, CAPACITY_TYPE, WINDOWS_BUILD,
-                               ZONE_ID, CAPACITY_RESERVATION_ID, NODECLASS, *AWS_INSTANCE_LABELS))
+                               ZONE_ID, CAPACITY_RESERVATION_ID, CAPACITY_RESERVATION_TYPE, NODECLASS,
+                               *AWS_INSTANCE_LABELS))
 
 # Deprecated keys are normalised before use, as Karpenter does.
 NORMALIZED_LABELS = {
@@ -54,7 +56,6 @@ NORMALIZED_LABELS = {
     "beta.kubernetes.io/instance-type": INSTANCE_TYPE,
 }
 
-_RESTRICTED_DOMAINS = ("kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws")
 _ALLOWED_SUFFIXES = ("node-restriction.kubernetes.io", "node.kubernetes.io")
 _ALLOWED_DOMAINS = ("kops.k8s.io",)
 
@@ -64,18 +65,30 @@ def normalize_key(key: str) -> str:
     return NORMALIZED_LABELS.get(key, key)
 
 
+def restricted_label_reason(key: str) -> str | None:
+    """Why Karpenter refuses ``key`` as a NodePool label or requirement key (its CRD wording), or None.
+
+    Well-known keys (and their deprecated aliases) are allowed; ``kubernetes.io/hostname`` and the
+    ``kubernetes.io``, ``k8s.io``, ``karpenter.sh`` and ``karpenter.k8s.aws`` domains are not, except
+    ``*.node-restriction.kubernetes.io``, ``*.node.kubernetes.io`` and ``kops.k8s.io``.
+    """
+    if key == HOSTNAME:
+        return f'label "{HOSTNAME}" is restricted'
+    if key in WELL_KNOWN_LABELS or key in NORMALIZED_LABELS:
+        return None
+    domain = key.split("/", 1)[0] if "/" in key else ""
+    if not domain or domain in _ALLOWED_DOMAINS or any(domain == s or domain.endswith("." + s)
+                                                       for s in _ALLOWED_SUFFIXES):
+        return None
+    for restricted in ("kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws"):
+        if domain == restricted or domain.endswith("." + restricted):
+            return f'label domain "{restricted}" is restricted'
+    return None
+
+
 def is_restricted_label(key: str) -> bool:
     """True for labels users may not set in NodePool requirements/labels (Karpenter's rule)."""
-    if key in WELL_KNOWN_LABELS:
-        return False
-    if key == HOSTNAME:
-        return True
-    domain = key.split("/", 1)[0] if "/" in key else ""
-    if not domain:
-        return False
-    if domain in _ALLOWED_DOMAINS or any(domain == s or domain.endswith("." + s) for s in _ALLOWED_SUFFIXES):
-        return False
-    return any(domain == d or domain.endswith("." + d) for d in _RESTRICTED_DOMAINS)
+    return restricted_label_reason(key) is not None
 
 
 def _as_int(value: str) -> int | None:

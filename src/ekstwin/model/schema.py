@@ -29,7 +29,8 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from ekstwin.errors import InvalidQuantity
+from ekstwin.errors import InvalidInput, InvalidQuantity
+from ekstwin.model import requirements, selectors
 from ekstwin.units import quantity
 
 Problems = Iterator[tuple[str, str]]
@@ -631,22 +632,15 @@ LEASE = _root({"spec": opaque("leader election is not simulated")})
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
-    """Whether a LabelSelector selects ``labels`` (used to check a workload's template against its selector)."""
-    for label, value in as_map(selector.get("matchLabels")).items():
-        if labels.get(label) != value:
-            return False
-    for expr in as_list(selector.get("matchExpressions")):
-        if not isinstance(expr, Mapping):
-            return False
-        key, op, values = str(expr.get("key")), expr.get("operator"), as_list(expr.get("values"))
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if (op == "Exists" and not present) or (op == "DoesNotExist" and present):
-            return False
-    return True
+    """Whether a LabelSelector selects ``labels`` (used to check a workload's template against its selector).
+
+    A selector that does not even parse selects nothing (its own errors are reported separately).
+    """
+    try:
+        parsed = selectors.LabelSelector.parse(selector)
+    except (InvalidInput, KeyError, TypeError, AttributeError):
+        return False
+    return parsed.matches({str(k): str(v) for k, v in labels.items()})
 
 
 def _workload(spec: Mapping[str, Any]) -> Problems:
@@ -785,43 +779,14 @@ BUDGET_SCHEDULE = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly))|(
 GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 """metav1.Duration as written by users (kubelet evictionSoftGracePeriod)."""
 
-WELL_KNOWN_CORE_LABELS = frozenset({
-    "beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/os",
-    "beta.kubernetes.io/arch", "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone",
-    "topology.kubernetes.io/region", "node.kubernetes.io/instance-type", "kubernetes.io/arch",
-    "kubernetes.io/os", "node.kubernetes.io/windows-build",
-})
-WELL_KNOWN_AWS_LABELS = frozenset(f"karpenter.k8s.aws/{name}" for name in (
-    "ec2nodeclass", "instance-encryption-in-transit-supported", "instance-category", "instance-hypervisor",
-    "instance-family", "instance-generation", "instance-local-nvme", "instance-size", "instance-cpu",
-    "instance-cpu-manufacturer", "instance-cpu-sustained-clock-speed-mhz", "instance-memory",
-    "instance-ebs-bandwidth", "instance-network-bandwidth", "instance-gpu-name", "instance-gpu-manufacturer",
-    "instance-gpu-count", "instance-gpu-memory", "instance-accelerator-name",
-    "instance-accelerator-manufacturer", "instance-accelerator-count", "instance-capability-flex",
-    "capacity-reservation-id", "capacity-reservation-type",
-))
-
-
 def restricted_label_problem(key: str, *, allow_nodepool_key: bool = False) -> str | None:
     """Why Karpenter's CRDs refuse ``key`` as a NodePool label or requirement key, or None.
 
     NodeClaims (written by Karpenter itself) may carry ``karpenter.sh/nodepool``; NodePools may not.
     """
-    if key == "kubernetes.io/hostname":
-        return 'label "kubernetes.io/hostname" is restricted'
-    if key == "karpenter.sh/nodepool":
-        return None if allow_nodepool_key else 'label "karpenter.sh/nodepool" is restricted'
-    domain = key.split("/", 1)[0] if "/" in key else ""
-    if domain.endswith("kubernetes.io") and key not in WELL_KNOWN_CORE_LABELS \
-            and not domain.endswith(("node.kubernetes.io", "node-restriction.kubernetes.io")):
-        return 'label domain "kubernetes.io" is restricted'
-    if domain.endswith("k8s.io") and not domain.endswith("kops.k8s.io"):
-        return 'label domain "k8s.io" is restricted'
-    if domain.endswith("karpenter.sh") and key != "karpenter.sh/capacity-type":
-        return 'label domain "karpenter.sh" is restricted'
-    if domain.endswith("karpenter.k8s.aws") and key not in WELL_KNOWN_AWS_LABELS:
-        return 'label domain "karpenter.k8s.aws" is restricted'
-    return None
+    if key == requirements.NODEPOOL and not allow_nodepool_key:
+        return f'label "{requirements.NODEPOOL}" is restricted'
+    return requirements.restricted_label_reason(key)
 
 
 def _requirement(*, allow_nodepool_key: bool) -> Rule:
