@@ -38,7 +38,7 @@ def catalog(region: str = "us-east-1") -> Catalog:
 def table(region: str = "us-east-1") -> TypeTable:
     """The vectorised type table of ``catalog(region)``."""
     c = catalog(region)
-    return TypeTable.build(c.types, c.zones)
+    return TypeTable.from_catalog(c)
 
 
 def template(name: str = "default", requirements: list[dict[str, Any]] | None = None, *, weight: int = 0,

@@ -62,7 +62,7 @@ def make_pods(n: int, seed: int = 42, shapes: tuple[str, ...] = SHAPES) -> list[
 def _table(max_vcpu: int | None = None) -> tuple[TypeTable, NodeClaimTemplate, list[str]]:
     """us-east-1 on-demand c/m/r generation > 4, optionally only types with at most ``max_vcpu`` vCPUs."""
     cat = load_catalog("us-east-1", seed=42)
-    table = TypeTable.build(cat.types, cat.zones)
+    table = TypeTable.from_catalog(cat)
     terms = [
         {"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["on-demand"]},
         {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},

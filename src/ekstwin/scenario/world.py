@@ -77,7 +77,7 @@ def build(scenario: Scenario, seed: int | None = None) -> World:
     driver = SimDriver(store, clock)
     recorder = Recorder(store, clock.now)
     deps = Deps(store=store, recorder=recorder, rngs=rngs, catalog=catalog,
-                table=TypeTable.build(catalog.types, catalog.zones),
+                table=TypeTable.from_catalog(catalog),
                 ec2=EC2(catalog, rngs.stream("ec2"), CloudSettings()),
                 settings=ControllerSettings(batch_idle_s=cluster.batch_idle_s, batch_max_s=cluster.batch_max_s,
                                             feature_gates=dict(cluster.feature_gates), cluster_name=cluster.name),

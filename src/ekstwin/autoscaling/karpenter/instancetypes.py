@@ -1,20 +1,21 @@
 """Vectorised instance-type views for Karpenter's hot paths.
 
-A ``TypeTable`` holds one row per instance type: allocatable and capacity as int64 matrices, label
-columns, and an availability/price cube over (type, zone, capacity type). Masks for a requirement and for
+A ``TypeTable`` holds one row per instance type: the catalog index's allocatable and capacity matrices and
+label columns, plus an availability/price cube over (type, zone, capacity type). Masks for a requirement and for
 a (zone, capacity-type) requirement pair are cached, since the same few requirements recur for thousands
-of pods. Built once per scenario from the catalog's ``InstanceType`` values.
+of pods. Built once per scenario from the catalog (``TypeTable.from_catalog``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ekstwin.catalog.catalog import Catalog
+from ekstwin.catalog.index import CatalogIndex
 from ekstwin.catalog.instance_types import InstanceType
 from ekstwin.model import requirements as rq
 from ekstwin.units.resources import Resources
@@ -28,57 +29,56 @@ CAPACITY_TYPES = ("reserved", "spot", "on-demand")
 
 @dataclass
 class TypeTable:
-    """Instance types of one catalog as numpy columns (row i = ``types[i]``)."""
+    """Instance types of one catalog as numpy columns (row i = ``types[i]``), on top of ``CatalogIndex``."""
 
     types: tuple[InstanceType, ...]
-    resources: tuple[str, ...]
-    alloc: IntArray
-    capacity: IntArray
+    index: CatalogIndex
     zones: tuple[str, ...]
     available: BoolArray  # [type, zone, capacity type]
     price: FloatArray  # [type, zone, capacity type], inf when unavailable
-    names: tuple[str, ...] = ()
-    _labels: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     _mask_cache: dict[rq.Requirement, BoolArray] = field(default_factory=dict)
     _offer_cache: dict[tuple[rq.Requirement, rq.Requirement], tuple[BoolArray, FloatArray]] = field(
         default_factory=dict)
     _fits_cache: dict[Resources, BoolArray] = field(default_factory=dict)
 
     @staticmethod
-    def build(types: Sequence[InstanceType], zones: Sequence[str]) -> TypeTable:
-        """Vectorise ``types`` over ``zones``."""
-        names = sorted({k for t in types for k in t.allocatable} | {k for t in types for k in t.capacity})
-        order = ("cpu", "memory", "pods")
-        resources = tuple([r for r in order if r in names] + [r for r in names if r not in order])
-        alloc = np.array([[t.allocatable[r] for r in resources] for t in types], dtype=np.int64).reshape(
-            len(types), len(resources))
-        cap = np.array([[t.capacity[r] for r in resources] for t in types], dtype=np.int64).reshape(
-            len(types), len(resources))
-        z_index = {z: i for i, z in enumerate(zones)}
-        avail = np.zeros((len(types), len(zones), len(CAPACITY_TYPES)), dtype=bool)
-        price = np.full(avail.shape, np.inf)
-        for i, t in enumerate(types):
-            for o in t.offerings:
-                zi = z_index.get(o.zone)
-                if zi is None or o.capacity_type not in CAPACITY_TYPES:
-                    continue
-                ci = CAPACITY_TYPES.index(o.capacity_type)
-                if o.available:
-                    avail[i, zi, ci] = True
-                    price[i, zi, ci] = o.price
-        return TypeTable(tuple(types), resources, alloc, cap, tuple(zones), avail, price,
-                         tuple(t.name for t in types))
+    def from_catalog(catalog: Catalog) -> TypeTable:
+        """Reuse the catalog's index and add the (type, zone, capacity type) price cube Karpenter needs."""
+        index = catalog.index
+        zones = tuple(catalog.zones)
+        price = np.full((len(index), len(zones), len(CAPACITY_TYPES)), np.inf)
+        z_of = {z: i for i, z in enumerate(zones)}
+        for slot, (capacity_type, zone) in enumerate(index.slots):
+            if capacity_type in CAPACITY_TYPES and zone in z_of:
+                price[:, z_of[zone], CAPACITY_TYPES.index(capacity_type)] = index.price[:, slot]
+        return TypeTable(tuple(catalog.types), index, zones, np.isfinite(price), price)
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """Resource names of the columns of ``alloc`` and ``capacity``."""
+        return self.index.resources
+
+    @property
+    def alloc(self) -> IntArray:
+        """Allocatable per type and resource."""
+        return self.index.allocatable
+
+    @property
+    def capacity(self) -> IntArray:
+        """Capacity per type and resource."""
+        return self.index.capacity
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Type names by row."""
+        return self.index.names
 
     def __len__(self) -> int:
         return len(self.types)
 
     def label_column(self, key: str) -> npt.NDArray[Any]:
         """Label values per type (None where the type does not have the label)."""
-        col = self._labels.get(key)
-        if col is None:
-            col = np.array([t.labels.get(key) for t in self.types], dtype=object)
-            self._labels[key] = col
-        return col
+        return self.index.label_column(key)
 
     def requirement_mask(self, r: rq.Requirement) -> BoolArray:
         """Types whose own label for ``r.key`` is compatible with ``r``.
