@@ -108,6 +108,16 @@ class Requirement:
     gt: int | None = None
     lt: int | None = None
     min_values: int | None = None
+    absent: bool | None = None
+    """Does a node *without* the label satisfy this? None = as the operator says (NotIn, DoesNotExist).
+    Kept explicitly through intersections, because ``In [a]`` ∩ ``In [b]`` and ``Exists`` ∩ ``DoesNotExist``
+    collapse to an empty set that prints as DoesNotExist yet, in kube-scheduler's AND of expressions,
+    matches no node at all."""
+
+    @property
+    def allows_absent(self) -> bool:
+        """kube-scheduler semantics for a node that lacks the label."""
+        return self.operator in _NEGATIVE if self.absent is None else self.absent
 
     @staticmethod
     def new(key: str, operator: str, values: Iterable[str] = (), min_values: int | None = None) -> Requirement:
@@ -177,8 +187,9 @@ class Requirement:
         gt = _max_opt(self.gt, other.gt)
         lt = _min_opt(self.lt, other.lt)
         mv = _max_opt(self.min_values, other.min_values)
+        absent = self.allows_absent and other.allows_absent
         if gt is not None and lt is not None and gt >= lt:
-            return Requirement(self.key, False, frozenset(), min_values=mv)
+            return Requirement(self.key, False, frozenset(), min_values=mv, absent=absent)
         complement = self.complement and other.complement
         if self.complement and other.complement:
             values = self.values | other.values
@@ -188,9 +199,9 @@ class Requirement:
             values = self.values - other.values
         else:
             values = self.values & other.values
-        req = Requirement(self.key, complement, values, gt, lt, mv)
+        req = Requirement(self.key, complement, values, gt, lt, mv, absent)
         if not complement and (gt is not None or lt is not None):
-            req = Requirement(self.key, False, frozenset(v for v in values if req._within(v)), gt, lt, mv)
+            req = Requirement(self.key, False, frozenset(v for v in values if req._within(v)), gt, lt, mv, absent)
         return req
 
     def any_value(self, pick: int = 0) -> str:
@@ -381,5 +392,5 @@ def matches_label(req: Requirement, labels: Mapping[str, str]) -> bool:
     """
     value = labels.get(req.key)
     if value is None:
-        return req.operator in _NEGATIVE
+        return req.allows_absent
     return req.has(value)

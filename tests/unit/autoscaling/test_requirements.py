@@ -106,3 +106,14 @@ def test_intersection_allows_exactly_the_values_both_allow(op1: str, v1: set[str
     a, b = R("k", op1, *v1), R("k", op2, *v2)
     assert a.intersection(b).has(probe) == (a.has(probe) and b.has(probe))
     assert a.intersection(b) == b.intersection(a)
+
+
+def test_conflicting_expressions_on_one_key_match_no_node_even_without_the_label() -> None:
+    merged = Requirements([R("k", "In", "a"), R("k", "In", "b")])["k"]
+    assert merged.operator == "DoesNotExist"  # how Karpenter prints an empty intersection
+    assert not matches_label(merged, {}) and not matches_label(merged, {"k": "a"})
+    assert not matches_label(Requirements([R("k", "Exists"), R("k", "DoesNotExist")])["k"], {})
+
+
+def test_negative_expressions_on_one_key_still_match_a_node_without_the_label() -> None:
+    assert matches_label(Requirements([R("k", "NotIn", "a"), R("k", "DoesNotExist")])["k"], {})
