@@ -222,24 +222,31 @@ def _host_ports(spec: Mapping[str, Any]) -> tuple[tuple[int, str, str], ...]:
     return tuple(out)
 
 
-def _container_requests(c: Mapping[str, Any]) -> dict[str, int]:
+def _container_requests(c: Mapping[str, Any], missing: Mapping[str, int] | None = None) -> dict[str, int]:
     r = c.get("resources") or {}
     limits = r.get("limits") or {}
     requests = dict(limits)  # a limit stands in for a missing request (API defaulting)
     requests.update(r.get("requests") or {})
-    return {k: res.to_canonical(k, v) for k, v in requests.items()}
+    out = {k: res.to_canonical(k, v) for k, v in requests.items()}
+    for k, v in (missing or {}).items():
+        if not out.get(k):
+            out[k] = v
+    return out
 
 
-def effective_requests(spec: Mapping[str, Any]) -> res.Resources:
-    """Kubernetes pod requests: max(apps + sidecars, init peak) + overhead, plus one ``pods``."""
+def effective_requests(spec: Mapping[str, Any], missing: Mapping[str, int] | None = None) -> res.Resources:
+    """Kubernetes pod requests: max(apps + sidecars, init peak) + overhead, plus one ``pods``.
+
+    ``missing`` gives per-container stand-ins for absent requests (scoring's non-zero requests).
+    """
     apps: dict[str, int] = {}
     for c in spec.get("containers") or ():
-        for k, v in _container_requests(c).items():
+        for k, v in _container_requests(c, missing).items():
             apps[k] = apps.get(k, 0) + v
     sidecars: dict[str, int] = {}
     peak: dict[str, int] = {}
     for c in spec.get("initContainers") or ():
-        creq = _container_requests(c)
+        creq = _container_requests(c, missing)
         if c.get("restartPolicy") == "Always":
             for k, v in creq.items():
                 sidecars[k] = sidecars.get(k, 0) + v
@@ -260,11 +267,11 @@ def effective_requests(spec: Mapping[str, Any]) -> res.Resources:
     return res.Resources(out)
 
 
+_NONZERO = {res.CPU: NONZERO_CPU_M, res.MEMORY: NONZERO_MEMORY_B}
+
+
 def nonzero_requests(spec: Mapping[str, Any]) -> tuple[int, int]:
-    """cpu (m) and memory (bytes) for scoring: containers without a request count 100m / 200MiB."""
-    cpu = mem = 0
-    for c in spec.get("containers") or ():
-        creq = _container_requests(c)
-        cpu += creq.get(res.CPU, 0) or NONZERO_CPU_M
-        mem += creq.get(res.MEMORY, 0) or NONZERO_MEMORY_B
-    return cpu, mem
+    """cpu (m) and memory (bytes) for scoring: the effective requests (init containers, sidecars and
+    overhead included, as kube-scheduler 1.29+ does) with 100m / 200MiB for each container that sets none."""
+    r = effective_requests(spec, _NONZERO)
+    return r[res.CPU], r[res.MEMORY]
