@@ -11,6 +11,11 @@ the next API calls fail with a given AWS error code, ``calls`` records every cal
 the knobs. How CreateFleet picks a pool is in ``fleet.py``; the timetable of transitions in
 ``lifecycle.py``.
 
+Spot instances can be interrupted by EC2 (``spot.py``): ``set_spot_interruptions`` turns EC2's own
+interruptions on for later launches, ``interrupt`` forces one, and ``notices``/``next_notice_at`` hand the
+rebalance recommendations, interruption warnings and reclaim state changes to whoever polls (Karpenter's
+interruption controller). A reclaim terminates the instance at its planned time, even if nobody polls then.
+
 Billing follows EC2: an instance is billed per second, with a 60-second minimum, from the moment it is
 ``running`` until it starts ``shutting-down`` — not while ``pending`` and not while shutting down.
 """
@@ -45,6 +50,7 @@ from ekstwin.cloud.lifecycle import (
     plan,
 )
 from ekstwin.cloud.settings import DEFAULT_CLOUD_SETTINGS, CloudSettings, Rng
+from ekstwin.cloud.spot import INSTANCE_TERMINATED, Interruption, Notice, SpotInterruptions
 from ekstwin.errors import CloudError, InvalidInput
 
 CREATE_FLEET = "CreateFleet"
@@ -200,6 +206,8 @@ class EC2:
         self._pool_capacity: dict[tuple[str, str, str], int] = {}
         self._vcpu_quota: dict[str, int] = {}
         self._failures: dict[str, list[str]] = {api: [] for api in APIS}
+        self._spot = SpotInterruptions(unknown_bucket=settings.unknown_bucket)
+        self._outbox: list[Notice] = []  # notices already due, waiting for the next ``notices`` call
 
     # ── fault knobs ─────────────────────────────────────────────────────────────────────────────────
 
@@ -243,6 +251,46 @@ class EC2:
         for queue in self._failures.values():
             queue.clear()
         self.calls.clear()
+
+    def set_spot_interruptions(self, mode: str, seed: int) -> None:
+        """EC2's own spot interruptions for instances launched from now on: ``none`` or ``advisor``.
+
+        ``seed`` feeds each instance's own interruption draw (see ``spot.py``). Already planned
+        interruptions, forced or not, stay.
+
+        Raises:
+            InvalidInput: an unknown mode.
+        """
+        self._spot.configure(mode, seed)
+
+    @property
+    def spot_interruptions(self) -> str:
+        """The current mode (``none`` or ``advisor``)."""
+        return self._spot.mode
+
+    def interrupt(self, now: float, instance_id: str, at: float | None = None) -> Interruption:
+        """Force a spot interruption: the warning at ``at`` (default ``now``), the reclaim two minutes later.
+
+        Works whatever ``set_spot_interruptions`` says, and replaces any interruption already planned.
+
+        Raises:
+            CloudError: ``InvalidInstanceID.NotFound`` for an unknown id.
+            InvalidInput: the instance is on-demand, already shutting down or terminated, or ``at < now``.
+        """
+        instance = self.get(instance_id)
+        if instance.capacity_type != SPOT:
+            raise InvalidInput(f"{instance_id} is a {instance.capacity_type} instance; only spot instances are "
+                               "interrupted", field="instance_id")
+        if instance.state in (SHUTTING_DOWN, TERMINATED):
+            raise InvalidInput(f"{instance_id} is already {instance.state}", field="instance_id")
+        warning_at = now if at is None else at
+        if warning_at < now:
+            raise InvalidInput(f"must not be before now ({now:g}s)", field="at")
+        return self._spot.force(instance_id, warning_at)
+
+    def planned_interruption(self, instance_id: str) -> Interruption | None:
+        """The interruption planned for the instance (None: none planned, or it already happened)."""
+        return self._spot.planned(instance_id)
 
     def _enter(self, api: str, now: float, params: dict[str, object]) -> None:
         """Record the call, then fail it if a failure is queued for that API (the call still counts)."""
@@ -372,6 +420,9 @@ class EC2:
         )
         self._instances[instance.instance_id] = instance
         self._lifecycle.schedule(instance.instance_id, times)
+        if pool.capacity_type == SPOT:
+            # Exposure to reclaims starts once the instance runs on a host.
+            self._spot.on_launch(instance.instance_id, times[RUNNING], pool.interruption_bucket)
         return instance
 
     def _consume(self, pool: Pool) -> None:
@@ -401,6 +452,12 @@ class EC2:
         instance = self.get(instance_id)
         if instance.state in (SHUTTING_DOWN, TERMINATED):
             return instance
+        self._spot.cancel(instance_id)  # a terminated instance is not interrupted later
+        return self._shut_down(instance, now)
+
+    def _shut_down(self, instance: Instance, now: float) -> Instance:
+        """Move a pending or running instance to ``shutting-down`` at ``now`` and plan its termination."""
+        instance_id = instance.instance_id
         # Milestones already past by now did happen (due() still reports them); later ones never will.
         planned = {RUNNING: instance.running_at, REGISTERED: instance.registered_at, READY: instance.ready_at}
         self._lifecycle.cancel(instance_id, [w for w, at in planned.items() if at is not None and at > now])
@@ -435,7 +492,12 @@ class EC2:
     # ── time ────────────────────────────────────────────────────────────────────────────────────────
 
     def due(self, now: float) -> list[Transition]:
-        """Apply and return every transition due by ``now``, earliest first."""
+        """Apply and return every transition due by ``now``, earliest first.
+
+        Spot reclaims due by ``now`` are applied first (at their own time), so a reclaimed instance never
+        reaches a boot milestone planned after its reclaim.
+        """
+        self._advance_spot(now)
         transitions = self._lifecycle.due(now)
         for t in transitions:
             self._instances[t.instance_id] = _apply(self._instances[t.instance_id], t.what)
@@ -444,6 +506,31 @@ class EC2:
     def next_due(self) -> float | None:
         """When the next transition is due (None: nothing scheduled), so a controller can requeue then."""
         return self._lifecycle.next_due()
+
+    def notices(self, now: float) -> list[Notice]:
+        """Pop the spot notices sent by ``now``, earliest first (each once), applying reclaims on the way.
+
+        A reclaim moves the instance to ``shutting-down`` at its planned time and is reported as an
+        ``instance_terminated`` notice. Notices of instances terminated by other means are never sent.
+        """
+        self._advance_spot(now)
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_notice_at(self) -> float | None:
+        """When the next notice is sent (None: none planned), so a controller can requeue exactly then."""
+        if self._outbox:
+            return self._outbox[0].at
+        return self._spot.next_at()
+
+    def _advance_spot(self, now: float) -> None:
+        for notice in self._spot.due(now):
+            instance = self._instances[notice.instance_id]
+            if instance.state in (SHUTTING_DOWN, TERMINATED):
+                continue  # terminate() cancels notices; this guards a forced plan on a dying instance
+            if notice.kind == INSTANCE_TERMINATED:
+                self._shut_down(instance, notice.at)
+            self._outbox.append(notice)
 
     # ── money ───────────────────────────────────────────────────────────────────────────────────────
 

@@ -35,6 +35,8 @@ class ControllerSettings:
     """Karpenter deletes a NodeClaim whose node has not registered 15 minutes after launch."""
     feature_gates: dict[str, bool] = field(default_factory=dict)
     cluster_name: str = "ekstwin"
+    karpenter_version: str = "v1.14"
+    """Which Karpenter's behaviour to reproduce where versions differ (method order, decision log format)."""
 
 
 @dataclass

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from functools import partial
 
-from ekstwin.controllers import kube_scheduler, kubelet, nodeclaim, provisioner, workloads
+from ekstwin.controllers import (
+    disruption,
+    interruption,
+    kube_scheduler,
+    kubelet,
+    nodeclaim,
+    nodeclaim_disruption,
+    pdb,
+    provisioner,
+    termination,
+    workloads,
+)
 from ekstwin.controllers.base import Deps
 from ekstwin.sim import driver
 
@@ -17,12 +28,19 @@ def register_all(d: driver.Driver, deps: Deps, *, karpenter: bool = True) -> lis
         ("daemonset", workloads.reconcile_daemonset, workloads.daemonset_watches()),
         (kube_scheduler.NAME, kube_scheduler.reconcile, kube_scheduler.WATCHES),
         (kubelet.NAME, kubelet.reconcile, kubelet.WATCHES),
+        (pdb.NAME, pdb.reconcile, pdb.watches(deps)),
     ]
     if karpenter:
         controllers += [
             (provisioner.NAME, provisioner.reconcile, provisioner.WATCHES),
             (nodeclaim.NAME, nodeclaim.reconcile, nodeclaim.WATCHES),
+            (interruption.NAME, interruption.reconcile, interruption.WATCHES),
+            (termination.NAME, termination.reconcile, termination.watches(deps)),
+            (nodeclaim_disruption.NAME, nodeclaim_disruption.reconcile, nodeclaim_disruption.WATCHES),
+            (disruption.NAME, disruption.reconcile, disruption.WATCHES),
         ]
     for name, fn, watches in controllers:
         d.register(name, partial(fn, deps), watches)
+    if karpenter:
+        d.enqueue(disruption.NAME, disruption.LOOP)  # the disruption loop polls from t=0
     return [c[0] for c in controllers]

@@ -172,7 +172,6 @@ def _mark_launched(deps: Deps, claim: Obj, itype: InstanceType, inst: Any, now: 
     deps.recorder.log(NAME, "launched nodeclaim", NodeClaim={"name": claim["metadata"]["name"]},
                       **{"provider-id": inst.provider_id, "instance-type": itype.name, "zone": inst.zone,
                          "capacity-type": inst.capacity_type, "allocatable": itype.allocatable.to_k8s()})
-    deps.recorder.event(updated, "Normal", "Launched", "Status condition transitioned, Type: Launched, Status: True")
     deps.recorder.decide("launch", f"{claim['metadata']['name']}: {itype.name} {inst.capacity_type} in {inst.zone} "
                          f"at ${inst.price:.4f}/h", nodeclaim=claim["metadata"]["name"], instance_type=itype.name,
                          zone=inst.zone, capacity_type=inst.capacity_type, price=inst.price)
@@ -267,22 +266,39 @@ def _initialize(deps: Deps, claim: Obj, inst: Any, now: float) -> Result:
 
 # -- deletion ----------------------------------------------------------------------------------------
 def _finalize(deps: Deps, claim: Obj, now: float) -> Result:
-    """Terminate the instance, remove the Node, then drop the finalizer (drain arrives with disruption)."""
+    """Karpenter's NodeClaim finalizer: ask for the Node's deletion and wait while the Node's own finalizer
+    (``termination.py``) drains it, make sure the instance is terminated, then drop the finalizer.
+
+    The termination deadline (``terminationGracePeriod``) is stamped first, so the drain sees it. A NodeClaim
+    deleted while its CreateFleet call is in flight waits for the answer and terminates what it launched.
+    """
+    from ekstwin.controllers import termination
+
+    name = claim["metadata"]["name"]
+    claim = termination.stamp_deadline(deps, claim)
     st = claim.get("status") or {}
-    if st.get("providerID"):
-        iid = _instance_id(st["providerID"])
-        inst = deps.ec2.get(iid)
-        if inst.state in ("pending", "running"):
-            deps.ec2.terminate(now, iid)
     node_name = st.get("nodeName")
-    if node_name:
-        node = deps.store.try_get("Node", node_name)
-        if node is not None:
-            deps.store.update({**node, "metadata": {**node["metadata"], "finalizers": []}})
-            if deps.store.try_get("Node", node_name) is not None:
-                deps.store.delete("Node", node_name)
-    deps.store.update({**claim, "metadata": {**claim["metadata"], "finalizers": []}})
-    deps.recorder.log(NAME, "deleted nodeclaim", NodeClaim={"name": claim["metadata"]["name"]},
+    node = deps.store.try_get("Node", node_name) if node_name else None
+    if node is not None and not node["metadata"].get("deletionTimestamp"):
+        # Only marked while the termination finalizer drains it; a Node without that finalizer goes at once.
+        deps.store.delete("Node", str(node_name))
+        node = deps.store.try_get("Node", str(node_name))
+    if node is not None:
+        return Result()  # the Node's removal wakes this NodeClaim again
+    inflight: dict[str, Any] = deps.state.setdefault("nodeclaim.inflight", {})
+    fleet = inflight.get(name)
+    if fleet is not None:
+        if now < fleet.responded_at:
+            return Result(requeue_after=fleet.responded_at - now)
+        del inflight[name]
+        for inst in fleet.instances:
+            deps.ec2.terminate(now, inst.instance_id)
+    if not termination.ensure_terminated(deps, claim, now):
+        return Result(requeue_after=termination.INSTANCE_POLL_S)
+    fresh = deps.store.get("NodeClaim", name)
+    rest = [f for f in fresh["metadata"].get("finalizers") or () if f != termination.FINALIZER]
+    deps.store.update({**fresh, "metadata": {**fresh["metadata"], "finalizers": rest}})
+    deps.recorder.log(NAME, "deleted nodeclaim", NodeClaim={"name": name},
                       Node={"name": node_name or ""}, **{"provider-id": st.get("providerID", "")})
     deps.recorder.count("karpenter_nodeclaims_terminated_total",
                         nodepool=(claim["metadata"].get("labels") or {}).get(rq.NODEPOOL, ""))

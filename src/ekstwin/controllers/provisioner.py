@@ -10,12 +10,10 @@ provisioned twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
-from ekstwin.controllers import nodes_view
+from ekstwin.controllers import nodeclaim_disruption, nodes_view
 from ekstwin.controllers.base import Deps, Obj, condition
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
@@ -159,8 +157,11 @@ def create_nodeclaim(deps: Deps, claim: scheduler.PlannedClaim, nodepool: Obj, r
     obj = deps.store.create({
         "apiVersion": "karpenter.sh/v1", "kind": "NodeClaim",
         "metadata": {"generateName": f"{tpl.nodepool}-", "labels": labels,
-                     "annotations": {"karpenter.sh/nodepool-hash": nodepool_hash(nodepool),
-                                     "karpenter.sh/nodepool-hash-version": "v3"},
+                     "annotations": {templates.NODEPOOL_HASH: templates.nodepool_hash(nodepool),
+                                     templates.NODEPOOL_HASH_VERSION: templates.HASH_VERSION,
+                                     nodeclaim_disruption.NODECLASS_HASH: nodeclaim_disruption.nodeclass_hash(
+                                         deps.store.try_get("EC2NodeClass",
+                                                            (pool_spec.get("nodeClassRef") or {}).get("name", "")))},
                      "finalizers": ["karpenter.sh/termination"],
                      "ownerReferences": [{"apiVersion": "karpenter.sh/v1", "kind": "NodePool",
                                           "name": tpl.nodepool, "uid": nodepool["metadata"]["uid"],
@@ -185,9 +186,3 @@ def _requirements_in_order(reqs: rq.Requirements, names: list[str]) -> list[dict
         if r["key"] == rq.INSTANCE_TYPE:
             r["values"] = list(names)
     return out
-
-
-def nodepool_hash(nodepool: Obj) -> str:
-    """A stable hash of the NodePool template (drift detection compares it later)."""
-    raw = json.dumps(nodepool["spec"].get("template"), sort_keys=True)
-    return str(int(hashlib.sha256(raw.encode()).hexdigest()[:15], 16))

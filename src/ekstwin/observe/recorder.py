@@ -26,6 +26,7 @@ class Recorder:
         self.logs: list[Obj] = []
         self.decisions: list[Obj] = []
         self.metrics: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self._events: dict[tuple[str, str, str, str], str] = {}
         self._seq = 0
 
@@ -72,6 +73,11 @@ class Recorder:
         """Increment a Prometheus-style counter (Karpenter's metric names)."""
         self.metrics[(metric, tuple(sorted(labels.items())))] += value
 
+    def gauge(self, metric: str, value: float, **labels: str) -> None:
+        """Set a Prometheus-style gauge to its current value."""
+        self.gauges[(metric, tuple(sorted(labels.items())))] = value
+
     def metric_samples(self) -> list[Obj]:
-        """Counters as a sorted list of {name, labels, value}."""
-        return [{"name": n, "labels": dict(lbl), "value": v} for (n, lbl), v in sorted(self.metrics.items())]
+        """Counters and gauges (their last value) as a sorted list of {name, labels, value}."""
+        merged: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {**self.gauges, **self.metrics}
+        return [{"name": n, "labels": dict(lbl), "value": v} for (n, lbl), v in sorted(merged.items())]

@@ -28,8 +28,13 @@ class ClusterConfig:
     """Karpenter BATCH_IDLE_DURATION."""
     batch_max_s: float = 10.0
     """Karpenter BATCH_MAX_DURATION."""
+    karpenter_version: str = "v1.14"
+    """Which Karpenter to reproduce where versions differ: disruption method order, decision log format."""
     name: str = "ekstwin"
     """Cluster name (used in generated names and tags)."""
+    spot_interruptions: str = "none"
+    """``spotInterruptions``: ``none`` (EC2 never reclaims spot on its own; forced ``interrupt`` steps still
+    work) or ``advisor`` (each spot instance is reclaimed at its advisor bucket's rate, see ``cloud/spot.py``)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class TimelineStep:
     """One ``spec.timeline`` entry: at ``at_s`` do ``action`` with ``args``."""
 
     at_s: float
-    action: str  # apply | scale | delete | stop
+    action: str  # apply | scale | delete | interrupt
     args: Any
     where: str  # "file: spec.timeline[i]" for error messages
 

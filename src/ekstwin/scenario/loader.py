@@ -8,10 +8,12 @@ as warnings, fields the twin accepts but does not simulate are listed as ignored
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
 
+from ekstwin.cloud.spot import MODES as SPOT_INTERRUPTION_MODES
 from ekstwin.errors import InvalidInput, InvalidScenario
 from ekstwin.model import manifests
 from ekstwin.scenario.config import DAEMONSET_SETS, KNOWN_FEATURE_GATES, ClusterConfig, Scenario, TimelineStep
@@ -20,9 +22,11 @@ from ekstwin.units.durations import parse_duration
 API_VERSION = "ekstwin.dev/v1alpha1"
 _TOP = {"apiVersion", "kind", "metadata", "spec"}
 _SPEC = {"seed", "cluster", "manifests", "timeline", "report", "stopAt"}
-_CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter"}
-_KARPENTER = {"batchIdleDuration", "batchMaxDuration"}
-_ACTIONS = {"apply", "scale", "delete", "stop"}
+_CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter", "spotInterruptions"}
+_KARPENTER = {"batchIdleDuration", "batchMaxDuration", "version"}
+_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
+_ACTIONS = {"apply", "scale", "delete", "interrupt", "stop"}
+_INTERRUPT = {"node", "nodeSelector"}
 _REPORT = {"tables", "events", "logs", "decisions"}
 
 
@@ -101,12 +105,25 @@ def _cluster(file: str, raw: Any) -> ClusterConfig:
     zones = c.get("zones") or []
     if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
         raise _fail(file, "spec.cluster.zones", "expected a list of zone names")
+    spot = c.get("spotInterruptions", "none")
+    if spot not in SPOT_INTERRUPTION_MODES:
+        raise _fail(file, "spec.cluster.spotInterruptions",
+                    f"expected one of {', '.join(SPOT_INTERRUPTION_MODES)}, got {spot!r}")
     kp = _check_keys(file, "spec.cluster.karpenter", c.get("karpenter") or {}, _KARPENTER)
     return ClusterConfig(
         region=str(c.get("region", "us-east-1")), zones=tuple(zones), autoscaler=autoscaler,
-        feature_gates=dict(gates), daemonsets=ds, name=str(c.get("name", "ekstwin")),
+        feature_gates=dict(gates), daemonsets=ds, name=str(c.get("name", "ekstwin")), spot_interruptions=spot,
         batch_idle_s=_duration(file, "spec.cluster.karpenter.batchIdleDuration", kp.get("batchIdleDuration", "1s")),
-        batch_max_s=_duration(file, "spec.cluster.karpenter.batchMaxDuration", kp.get("batchMaxDuration", "10s")))
+        batch_max_s=_duration(file, "spec.cluster.karpenter.batchMaxDuration", kp.get("batchMaxDuration", "10s")),
+        karpenter_version=_version(file, kp.get("version", "v1.14")))
+
+
+def _version(file: str, value: Any) -> str:
+    text = str(value)
+    if not _VERSION.match(text):
+        raise _fail(file, "spec.cluster.karpenter.version",
+                    f"expected a Karpenter version like v1.4 or v0.37, got {text!r}")
+    return text if text.startswith("v") else "v" + text
 
 
 def _manifests(file: str, base: str, entries: Any, field: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -139,7 +156,7 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
         at = _duration(file, f"{where}.at", s.get("at", "0s"))
         actions = [a for a in _ACTIONS if a in s]
         if len(actions) != 1:
-            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, stop")
+            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, interrupt, stop")
         action = actions[0]
         if action == "stop":
             stop = at if stop is None else min(stop, at)
@@ -147,6 +164,9 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
         if action == "apply":
             objs, _ = _manifests(file, base, s["apply"], f"{where}.apply")
             steps.append(TimelineStep(at, action, tuple(objs), f"{file}: {where}"))
+        elif action == "interrupt":
+            steps.append(TimelineStep(at, action, _interrupt(file, f"{where}.interrupt", s[action]),
+                                      f"{file}: {where}"))
         else:
             target = _check_keys(file, f"{where}.{action}", s[action], {"kind", "name", "namespace", "replicas"})
             if not target.get("kind") or not target.get("name"):
@@ -156,3 +176,21 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
             steps.append(TimelineStep(at, action, dict(target), f"{file}: {where}"))
     steps.sort(key=lambda st: st.at_s)
     return steps, stop
+
+
+def _interrupt(file: str, field: str, raw: Any) -> dict[str, Any]:
+    """``interrupt: {node: name}`` or ``interrupt: {nodeSelector: {label: value}}`` (exactly one)."""
+    target = _check_keys(file, field, raw, _INTERRUPT)
+    if len(target) != 1:
+        raise _fail(file, field, "needs exactly one of node, nodeSelector")
+    if "node" in target:
+        if not isinstance(target["node"], str) or not target["node"]:
+            raise _fail(file, f"{field}.node", f"expected a node name, got {target['node']!r}")
+        return {"node": target["node"]}
+    selector = target["nodeSelector"]
+    if not isinstance(selector, dict) or not selector:
+        raise _fail(file, f"{field}.nodeSelector", "expected a non-empty mapping of label to value")
+    for k, v in selector.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise _fail(file, f"{field}.nodeSelector.{k}", f"expected a string label value, got {v!r}")
+    return {"nodeSelector": dict(selector)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ekstwin.errors import InvalidScenario, NotFound
+from ekstwin.controllers import interruption
+from ekstwin.errors import CloudError, InvalidInput, InvalidScenario, NotFound
 from ekstwin.scenario import loader
 from ekstwin.scenario.config import TimelineStep
 from ekstwin.scenario.result import KINDS, RunResult
@@ -42,6 +43,9 @@ def _action(world: World, step: TimelineStep) -> Callable[[], None]:
         if step.action == "apply":
             apply_objects(world, list(step.args), step.where)
             return
+        if step.action == "interrupt":
+            _interrupt(world, step)
+            return
         kind, name = step.args["kind"], step.args["name"]
         ns = step.args.get("namespace", "default")
         try:
@@ -52,6 +56,38 @@ def _action(world: World, step: TimelineStep) -> Callable[[], None]:
         except NotFound:
             raise InvalidScenario(f"{kind} {ns}/{name} does not exist at {step.at_s:g}s", file=step.where) from None
     return act
+
+
+def _interrupt(world: World, step: TimelineStep) -> None:
+    """Force a spot interruption of the step's Node (by name, or the first by name matching the selector)."""
+    now = world.driver.now()
+    node = _target_node(world, step)
+    provider_id = (node.get("spec") or {}).get("providerID", "")
+    try:
+        interruption.interrupt(world.deps, now, provider_id.rsplit("/", 1)[-1])
+    except (CloudError, InvalidInput) as e:
+        reason = e.reason if isinstance(e, InvalidInput) else str(e)
+        raise InvalidScenario(f"cannot interrupt Node {node['metadata']['name']} at {now:g}s: {reason}",
+                              file=step.where, field="interrupt") from None
+
+
+def _target_node(world: World, step: TimelineStep) -> dict[str, Any]:
+    nodes = sorted(world.store.list("Node"), key=lambda n: n["metadata"]["name"])
+    if "node" in step.args:
+        found = [n for n in nodes if n["metadata"]["name"] == step.args["node"]]
+        what = f"Node {step.args['node']}"
+    else:
+        selector = step.args["nodeSelector"]
+        found = [n for n in nodes if _has_labels(n, selector)]
+        what = f"Node matching nodeSelector {selector}"
+    if not found:
+        raise InvalidScenario(f"no {what} exists at {world.driver.now():g}s", file=step.where, field="interrupt")
+    return found[0]
+
+
+def _has_labels(node: dict[str, Any], selector: dict[str, str]) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def collect(world: World, horizon: float) -> RunResult:

@@ -80,8 +80,10 @@ def build(scenario: Scenario, seed: int | None = None) -> World:
                 table=TypeTable.from_catalog(catalog),
                 ec2=EC2(catalog, rngs.stream("ec2"), CloudSettings()),
                 settings=ControllerSettings(batch_idle_s=cluster.batch_idle_s, batch_max_s=cluster.batch_max_s,
-                                            feature_gates=dict(cluster.feature_gates), cluster_name=cluster.name),
+                                            feature_gates=dict(cluster.feature_gates), cluster_name=cluster.name,
+                                            karpenter_version=cluster.karpenter_version),
                 enqueue=driver.enqueue)
+    deps.ec2.set_spot_interruptions(cluster.spot_interruptions, seed)
     manager.register_all(driver, deps, karpenter=cluster.autoscaler == "karpenter")
     world = World(scenario, clock, store, driver, deps, catalog)
     initial = list(scenario.objects)

@@ -90,6 +90,18 @@ class Budget:
         fire = self.schedule.next_fire_after(now - timedelta(seconds=self.duration_s or 0.0))
         return fire is None or fire <= now
 
+    def next_change(self, now: datetime) -> datetime | None:
+        """The next instant after ``now`` at which ``active`` may flip (None: never, it is unscheduled)."""
+        if self.schedule is None or self.schedule_error is not None:
+            return None
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+        duration = timedelta(seconds=self.duration_s or 0.0)
+        changes = [t for t in (self.schedule.next_fire_after(now),) if t is not None]
+        last = self.schedule.last_fire_at_or_before(now)
+        if last is not None and last + duration > now:
+            changes.append(last + duration)
+        return min(changes) if changes else None
+
     def allowed(self, total_nodes: int) -> int:
         """Nodes this budget lets go out of ``total_nodes`` (ignoring the schedule); 0 when malformed."""
         value = _scaled(self.nodes, total_nodes)

@@ -9,6 +9,8 @@ compatible with the pool's requirements.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,11 @@ from ekstwin.model.pod import FIELD_PREFIX, PodInfo
 from ekstwin.units import resources as res
 
 NO_COMPATIBLE_TYPES = "NodePool requirements filtered out all compatible available instance types"
+NODEPOOL_HASH = "karpenter.sh/nodepool-hash"
+NODEPOOL_HASH_VERSION = "karpenter.sh/nodepool-hash-version"
+HASH_VERSION = "v3"
+# Template fields whose change does not drift nodes: requirements drift on their own (RequirementsDrifted).
+_HASH_IGNORED = ("requirements",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,15 @@ class PoolProblem:
     nodepool: str
     reason: str
     message: str
+
+
+def nodepool_hash(nodepool: Mapping[str, Any]) -> str:
+    """Stable hash of the NodePool's template (labels, annotations, taints, nodeClassRef, expireAfter, ...);
+    NodeClaims remember it at creation and drift when the pool's hash moves on."""
+    template = dict(nodepool["spec"].get("template") or {})
+    template["spec"] = {k: v for k, v in (template.get("spec") or {}).items() if k not in _HASH_IGNORED}
+    raw = json.dumps(template, sort_keys=True)
+    return str(int(hashlib.sha256(raw.encode()).hexdigest()[:15], 16))
 
 
 def pool_requirements(nodepool: Mapping[str, Any]) -> rq.Requirements:

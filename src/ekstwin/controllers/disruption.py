@@ -1,0 +1,508 @@
+"""Karpenter's disruption controller: one command per pass, validated, executed through a queue.
+
+Every 10 s (at once after a command) a pass gathers candidates (spec 7.2), computes per-NodePool budgets
+per reason (7.3) and tries the methods in the order of the configured Karpenter version: emptiness, drift,
+multi-node and single-node consolidation. The first command found is executed — drift at once, the others
+after the 15 s validation re-check (7.11). Execution taints the candidates, launches replacements and queues
+the command; the queue deletes the candidates once every replacement is Initialized, or gives up after
+10 minutes (7.12). While nothing in the cluster changed since a pass found nothing to do, no pass runs (see
+``_idle``), which is what Karpenter's consolidation state achieves by skipping unchanged passes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ekstwin.autoscaling.karpenter import budgets, templates
+from ekstwin.autoscaling.karpenter.disruption import consolidation, cost, logfmt, methods
+from ekstwin.autoscaling.karpenter.disruption.simulate import ClusterState
+from ekstwin.autoscaling.karpenter.disruption.types import (
+    DRIFTED,
+    EMPTY,
+    UNDERUTILIZED,
+    Candidate,
+    Command,
+    Verdict,
+)
+from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES
+from ekstwin.controllers import nodeclaim_disruption, nodes_view, provisioner
+from ekstwin.controllers.base import Deps, Obj, is_true, pod_info, with_condition
+from ekstwin.controllers.eviction import blocking_pdb
+from ekstwin.model import requirements as rq
+from ekstwin.model import taints as tn
+from ekstwin.model.pod import DO_NOT_DISRUPT, PodInfo
+from ekstwin.sim import driver
+from ekstwin.sim.reconcile import Result
+from ekstwin.units.resources import Resources
+
+NAME = "disruption"
+LOOP, CHANGED = "loop", "changed"
+POLL_S, VALIDATION_S, REPLACEMENT_TIMEOUT_S = 10.0, 15.0, 600.0
+EVENT_DEDUP_S = 900.0
+DISRUPTED_TAINT = tn.Taint(tn.DISRUPTED, "", tn.NO_SCHEDULE)
+SPOT_TO_SPOT = "SpotToSpotConsolidation"
+
+WATCHES = [driver.Watch(kind, lambda ev: CHANGED)
+           for kind in ("Pod", "Node", "NodeClaim", "NodePool", "PodDisruptionBudget")]
+
+
+@dataclass
+class Queued:
+    """A command being executed: waiting for its replacements to initialize."""
+
+    command: Command
+    command_id: str
+    started: float
+    replacements: list[str]
+    polls: int = 0
+
+
+@dataclass
+class State:
+    """The controller's memory between passes."""
+
+    pending: tuple[Command, float] | None = None
+    queue: list[Queued] = field(default_factory=list)
+    dirty: bool = True
+    last_full: float = -1e18
+    """When the last pass found nothing to do."""
+    seq: int = 0
+    published: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _state(deps: Deps) -> State:
+    st = deps.state.get(NAME)
+    if st is None:
+        st = State()
+        deps.state[NAME] = st
+    assert isinstance(st, State)
+    return st
+
+
+def reconcile(deps: Deps, key: str, now: float) -> Result:
+    """One disruption pass (key "loop"), or note that the cluster changed (key "changed")."""
+    st = _state(deps)
+    if key == CHANGED:
+        # the next pass on Karpenter's 10 s polling grid will see the change
+        st.dirty = True
+        _orchestrate(deps, st, now)
+        deps.enqueue(NAME, LOOP, math.ceil(now / POLL_S) * POLL_S)
+        return Result()
+    wait = _orchestrate(deps, st, now)
+    if st.pending is not None:
+        pending, at = st.pending
+        if now < at:
+            return Result(requeue_after=min(at - now, wait))
+        st.pending = None
+        if _validate(deps, pending, now):
+            _execute(deps, st, pending, now)
+            return Result(requeue_after=0.0)
+        deps.recorder.log(NAME, f"abandoning {_noun(pending)} attempt due to pod churn, command is no longer valid",
+                          level="DEBUG")
+        return Result(requeue_after=min(POLL_S, wait))
+    if not st.dirty:
+        return _idle(deps, st, now, wait)
+    cmd = _compute(deps, st, now)
+    if cmd is None:
+        st.dirty, st.last_full = False, now
+        return _idle(deps, st, now, wait)
+    if cmd.method == methods.DRIFT:
+        _execute(deps, st, cmd, now)
+        return Result(requeue_after=0.0)
+    st.pending = (cmd, now + VALIDATION_S)
+    return Result(requeue_after=VALIDATION_S)
+
+
+def _idle(deps: Deps, st: State, now: float, wait: float) -> Result:
+    """Nothing to do. Karpenter polls every 10 s and skips the work until something changes (its 5-minute
+    forced refresh catches what it cannot observe). In the twin every change is a store event, which wakes
+    the loop on the 10 s grid; only budget schedules change with time alone, so sleep until the next one."""
+    if st.queue:
+        return Result(requeue_after=min(POLL_S, wait))
+    wall = _wall(deps)
+    changes = [t for pool in deps.store.list("NodePool") for b in budgets.nodepool_budgets(pool)
+               if (t := b.next_change(wall)) is not None]
+    if not changes:
+        return Result()
+    return Result(requeue_after=max(POLL_S, math.ceil((min(changes) - wall).total_seconds() / POLL_S) * POLL_S))
+
+
+def _noun(cmd: Command) -> str:
+    return {"single": "single-node consolidation", "multi": "multi-node consolidation",
+            "emptiness": "empty node consolidation"}.get(cmd.method, cmd.method)
+
+
+# -- candidates --------------------------------------------------------------------------------------
+@dataclass
+class Pass:
+    """Everything one pass computed: cluster state for simulations, candidates, budgets, pools."""
+
+    cluster: ClusterState
+    candidates: list[Candidate]
+    pod_blocked: dict[str, str]
+    pools: dict[str, Obj]
+    claims: dict[str, Obj]
+
+
+def _wall(deps: Deps) -> datetime:
+    return datetime.fromisoformat(deps.store.format_time().replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _reschedulable(pods: list[PodInfo]) -> list[PodInfo]:
+    return [p for p in pods if not p.is_daemonset and p.owner_kind != "Node" and not p.deleting
+            and p.phase not in ("Succeeded", "Failed")]
+
+
+def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
+    """Gather candidates (spec 7.2) and the state their simulations run against."""
+    view = nodes_view.ClusterView.build(deps)
+    tpls, _ = templates.build_templates(view.nodepools, deps.table, view.daemonset_pods, view.pool_usage)
+    queued = {c.node for q in st.queue for c in q.command.candidates}
+    pools = {p["metadata"]["name"]: p for p in view.nodepools}
+    claims = {c["metadata"]["name"]: c for c in view.claims}
+    nodes = {n["metadata"]["name"]: n for n in view.nodes}
+    pdbs = deps.store.list("PodDisruptionBudget")
+    nominated: dict[str, float] = deps.state.get("nominated", {})
+    candidates, pod_blocked = [], {}
+    going: set[str] = set(queued)
+    for claim in view.claims:
+        node_name = (claim.get("status") or {}).get("nodeName")
+        node = nodes.get(node_name or "")
+        if node is None:
+            continue
+        if claim["metadata"].get("deletionTimestamp") or node["metadata"].get("deletionTimestamp"):
+            going.add(node_name or "")
+            _blocked(deps, st, now, node, claim, "Node is deleting or marked for deletion", publish)
+            continue
+        if node_name in queued:
+            continue
+        why = _node_blocker(claim, node, pools, nominated.get(node_name or "", -1.0) > now)
+        if why:
+            _blocked(deps, st, now, node, claim, why, publish)
+            continue
+        pods = [pod_info(deps, p) for p in deps.store.by_index("Pod", "spec.nodeName", node_name or "")]
+        movable = _reschedulable(pods)
+        blocker = _pod_blocker(deps, movable, pdbs)
+        if blocker:
+            pod_blocked[node_name or ""] = blocker
+        candidates.append(_candidate(deps, claim, node, movable, now))
+    pending = [pod_info(deps, p) for p in deps.store.by_index("Pod", "spec.nodeName", "")
+               if provisioner.is_provisionable(p)]
+    pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
+    existing = [n for n in view.existing_nodes(deps, tpls) if n.name not in going]
+    domains = {k: frozenset(v) for k, v in _domains(deps, tpls, view).items()}
+    state = ClusterState(deps.table, tuple(tpls), tuple(existing), tuple(pending), domains)
+    candidates.sort(key=lambda c: (c.disruption_cost, c.node))
+    return Pass(state, candidates, pod_blocked, pools, claims)
+
+
+def _domains(deps: Deps, tpls: list[Any], view: nodes_view.ClusterView) -> dict[str, set[str]]:
+    from ekstwin.autoscaling.karpenter.scheduler import template_domains
+
+    out = template_domains(deps.table, tpls)
+    for k, v in view.domains().items():
+        out[k] = out.get(k, set()) | v
+    return out
+
+
+def _node_blocker(claim: Obj, node: Obj, pools: dict[str, Obj], nominated: bool) -> str | None:
+    if not is_true(claim, "Initialized"):
+        return "Node isn't initialized"
+    if nominated:
+        return "Node is nominated for a pending pod"
+    ann = {**(claim["metadata"].get("annotations") or {}), **(node["metadata"].get("annotations") or {})}
+    if str(ann.get(DO_NOT_DISRUPT, "")).lower() == "true":
+        return 'Disruption is blocked through the "karpenter.sh/do-not-disrupt" annotation'
+    pool = (node["metadata"].get("labels") or {}).get(rq.NODEPOOL)
+    if pool not in pools:
+        return f'NodePool "{pool}" not found'
+    return None
+
+
+def _pod_blocker(deps: Deps, pods: list[PodInfo], pdbs: list[Obj]) -> str | None:
+    for p in pods:
+        if p.do_not_disrupt:
+            return f'Pod "{p.key}" has "karpenter.sh/do-not-disrupt" annotation'
+    for p in pods:
+        pod = deps.store.try_get("Pod", p.name, p.namespace)
+        pdb = blocking_pdb(pdbs, pod) if pod is not None else None
+        if pdb:
+            return f'Pdb "{pdb}" prevents pod evictions'
+    return None
+
+
+def _candidate(deps: Deps, claim: Obj, node: Obj, pods: list[PodInfo], now: float) -> Candidate:
+    labels = node["metadata"].get("labels") or {}
+    itype, ct, zone = labels.get(rq.INSTANCE_TYPE, ""), labels.get(rq.CAPACITY_TYPE, ""), labels.get(rq.ZONE, "")
+    price = _price(deps, itype, zone, ct)
+    age = now - deps.store.parse_time(claim["metadata"]["creationTimestamp"])
+    expire = claim["spec"].get("expireAfter")
+    expire_s = None if expire in (None, "Never") else nodeclaim_disruption._duration(expire)
+    deletion = [(p, int(str((deps.store.try_get("Pod", p.name, p.namespace) or {"metadata": {}})["metadata"]
+                             .get("annotations", {}).get(cost.DELETION_COST, 0) or 0))) for p in pods]
+    drifted = None
+    if is_true(claim, "Drifted"):
+        cond = next(c for c in claim["status"]["conditions"] if c["type"] == "Drifted")
+        drifted = deps.store.parse_time(cond["lastTransitionTime"])
+    return Candidate(node=node["metadata"]["name"], nodeclaim=claim["metadata"]["name"],
+                     nodepool=labels.get(rq.NODEPOOL, ""), instance_type=itype, capacity_type=ct, zone=zone,
+                     price=price, pods=tuple(pods), disruption_cost=cost.disruption_cost(deletion, age, expire_s),
+                     consolidatable=is_true(claim, "Consolidatable"), drifted_at=drifted,
+                     capacity=Resources.parse((claim.get("status") or {}).get("capacity")))
+
+
+def _price(deps: Deps, itype: str, zone: str, capacity_type: str) -> float:
+    t = deps.table
+    try:
+        i, z, c = t.names.index(itype), t.zones.index(zone), CAPACITY_TYPES.index(capacity_type)
+    except ValueError:
+        return float("inf")
+    return float(t.price[i, z, c]) if np.isfinite(t.price[i, z, c]) else float("inf")
+
+
+def _blocked(deps: Deps, st: State, now: float, node: Obj, claim: Obj, message: str, publish: bool) -> None:
+    if publish:
+        _publish(deps, st, now, node, "DisruptionBlocked", message)
+        _publish(deps, st, now, claim, "DisruptionBlocked", message)
+        _remember(deps, st, node["metadata"]["name"], "candidate", message)
+
+
+def _publish(deps: Deps, st: State, now: float, obj: Obj, reason: str, message: str) -> None:
+    """Publish an event at most once per 15 minutes per (object, reason, message), as Karpenter does."""
+    key = (obj["kind"] + "/" + obj["metadata"]["name"], reason, message)
+    if now - st.published.get(key, -1e18) < EVENT_DEDUP_S:
+        return
+    st.published[key] = now
+    deps.recorder.event(obj, "Normal", reason, message)
+
+
+def _remember(deps: Deps, st: State, node: str, method: str, message: str) -> None:
+    """Record why a node was (not) disrupted, once per change, for reports and ``explain``."""
+    if st.verdicts.get(node) == (method, message):
+        return
+    st.verdicts[node] = (method, message)
+    deps.recorder.decide("disruption", message, node=node, method=method)
+
+
+# -- budgets -----------------------------------------------------------------------------------------
+def allowances(deps: Deps, p: Pass, reason: str, now: float, publish: bool = True) -> dict[str, int]:
+    """Per NodePool: how many nodes may still be disrupted for ``reason`` now (spec 7.3)."""
+    wall = _wall(deps)
+    out: dict[str, int] = {}
+    for name, pool in p.pools.items():
+        total, disrupting = 0, 0
+        for claim in p.claims.values():
+            if (claim["metadata"].get("labels") or {}).get(rq.NODEPOOL) != name or not is_true(claim, "Initialized"):
+                continue
+            if is_true(claim, "InstanceTerminating"):
+                continue
+            total += 1
+            node = deps.store.try_get("Node", (claim.get("status") or {}).get("nodeName", ""))
+            if claim["metadata"].get("deletionTimestamp") or node is None or not is_true(node, "Ready") or \
+                    node["metadata"].get("deletionTimestamp") or _has_disrupted_taint(node):
+                disrupting += 1
+        pool_budgets = budgets.nodepool_budgets(pool)
+        allowance = budgets.pool_allowance(pool_budgets, reason, wall, total)
+        allowed = budgets.allowed_disruptions(pool_budgets, reason, wall, total, disrupting)
+        out[name] = total if allowed is None else allowed
+        deps.recorder.gauge("karpenter_nodepools_allowed_disruptions", out[name], nodepool=name, reason=reason)
+        if publish and budgets.blocked(allowance, total):
+            st = _state(deps)
+            _publish(deps, st, now, pool, "DisruptionBlocked", budgets.blocked_message(reason))
+    return out
+
+
+def _has_disrupted_taint(node: Obj) -> bool:
+    return any(t.get("key") == tn.DISRUPTED for t in (node.get("spec") or {}).get("taints") or ())
+
+
+# -- computing a command -----------------------------------------------------------------------------
+def _method_candidates(p: Pass, method: str, deps: Deps, st: State, now: float,
+                       publish: bool = True) -> list[Candidate]:
+    """The candidates a method may consider, emitting Karpenter's events for the others."""
+    out = []
+    for c in p.candidates:
+        pool = p.pools[c.nodepool]
+        disruption = pool["spec"].get("disruption") or {}
+        after = nodeclaim_disruption.consolidate_after(pool)
+        blocker = p.pod_blocked.get(c.node)
+        if method == methods.DRIFT:
+            claim = p.claims[c.nodeclaim]
+            if c.drifted_at is not None and (not blocker or claim["spec"].get("terminationGracePeriod")):
+                out.append(c)
+            continue
+        if blocker:
+            if publish:
+                _blocked(deps, st, now, deps.store.get("Node", c.node), p.claims[c.nodeclaim], blocker, True)
+            continue
+        if after is None:
+            _unconsolidatable(deps, st, now, c, p, f'NodePool "{c.nodepool}" has consolidation disabled', publish)
+            continue
+        if not c.consolidatable:
+            continue
+        if method == methods.EMPTINESS:
+            if c.empty:
+                out.append(c)
+            continue
+        if disruption.get("consolidationPolicy", "WhenEmptyOrUnderutilized") == "WhenEmpty":
+            if not c.empty:
+                _unconsolidatable(deps, st, now, c, p, f'NodePool "{c.nodepool}" has non-empty consolidation disabled',
+                                  publish)
+            continue
+        out.append(c)
+    return out
+
+
+def _unconsolidatable(deps: Deps, st: State, now: float, c: Candidate, p: Pass, message: str,
+                      publish: bool) -> None:
+    if not publish:
+        return
+    node = deps.store.try_get("Node", c.node)
+    if node is not None:
+        _publish(deps, st, now, node, "Unconsolidatable", message)
+    _publish(deps, st, now, p.claims[c.nodeclaim], "Unconsolidatable", message)
+    _remember(deps, st, c.node, "consolidation", message)
+
+
+def _compute(deps: Deps, st: State, now: float) -> Command | None:
+    p = build_pass(deps, st, now)
+    spot_to_spot = bool(deps.settings.feature_gates.get(SPOT_TO_SPOT, False))
+
+    def verdict(v: Verdict) -> None:
+        c = next(x for x in p.candidates if x.node == v.node)
+        if v.reason == "Unconsolidatable":
+            _unconsolidatable(deps, st, now, c, p, v.message, True)
+        elif v.reason:
+            _blocked(deps, st, now, deps.store.get("Node", c.node), p.claims[c.nodeclaim], v.message, True)
+
+    for method in methods.method_order(deps.settings.karpenter_version):
+        cands = _method_candidates(p, method, deps, st, now)
+        if not cands:
+            continue
+        if method == methods.EMPTINESS:
+            cmd = methods.emptiness(cands, allowances(deps, p, EMPTY, now))
+        elif method == methods.DRIFT:
+            cmd = methods.drift(p.cluster, cands, allowances(deps, p, DRIFTED, now), verdict)
+        elif method == methods.MULTI:
+            cmd = consolidation.multi_node(p.cluster, cands, allowances(deps, p, UNDERUTILIZED, now),
+                                           spot_to_spot=spot_to_spot)
+        else:
+            cmd = consolidation.single_node(p.cluster, cands, allowances(deps, p, UNDERUTILIZED, now),
+                                            spot_to_spot=spot_to_spot, verdict=verdict)
+        if cmd is not None:
+            for c in cmd.candidates:
+                _remember(deps, st, c.node, cmd.method, f"chosen: {cmd.message}")
+            return cmd
+    return None
+
+
+# -- validation (spec 7.11) --------------------------------------------------------------------------
+def _validate(deps: Deps, cmd: Command, now: float) -> bool:
+    st = _state(deps)
+    p = build_pass(deps, st, now, publish=False)
+    fresh = {c.node: c for c in _method_candidates(p, cmd.method, deps, st, now, publish=False)}
+    if any(c.node not in fresh for c in cmd.candidates):
+        return False
+    allowed = allowances(deps, p, cmd.reason, now, publish=False)
+    for c in cmd.candidates:
+        allowed[c.nodepool] = allowed.get(c.nodepool, 0) - 1
+        if allowed[c.nodepool] < 0:
+            return False
+    current = [fresh[c.node] for c in cmd.candidates]
+    if cmd.method == methods.EMPTINESS:
+        return all(c.empty for c in current)
+    spot_to_spot = bool(deps.settings.feature_gates.get(SPOT_TO_SPOT, False))
+    again = consolidation.consolidate(p.cluster, current, spot_to_spot=spot_to_spot, single=cmd.method == "single")
+    if not isinstance(again, Command) or again.decision != cmd.decision:
+        return False
+    if cmd.replacements:
+        return set(cmd.replacements[0].options.tolist()) <= set(again.replacements[0].options.tolist())
+    return True
+
+
+# -- execution and the orchestration queue (spec 7.12) -----------------------------------------------
+def _execute(deps: Deps, st: State, cmd: Command, now: float) -> None:
+    st.seq += 1
+    command_id = f"{st.seq:08x}-0000-4000-8000-{st.seq:012x}"
+    message, fields = logfmt.decision_log(cmd, deps.table, deps.settings.karpenter_version, command_id)
+    deps.recorder.log(NAME, message, **fields)
+    ts = deps.store.format_time()
+    for c in cmd.candidates:
+        node = deps.store.try_get("Node", c.node)
+        if node is not None and not _has_disrupted_taint(node):
+            taints = [*(node.get("spec") or {}).get("taints", []), DISRUPTED_TAINT.to_k8s()]
+            deps.store.update({**node, "spec": {**node["spec"], "taints": taints}})
+        claim = deps.store.try_get("NodeClaim", c.nodeclaim)
+        if claim is not None:
+            deps.store.update_status(with_condition(claim, "DisruptionReason", "True", ts, cmd.reason))
+    names = []
+    for replacement in cmd.replacements:
+        pool = deps.store.get("NodePool", replacement.template.nodepool)
+        created = provisioner.create_nodeclaim(deps, replacement, pool, reason=cmd.reason.lower())
+        names.append(created["metadata"]["name"])
+    deps.recorder.count("karpenter_voluntary_disruption_decisions_total", decision=cmd.decision,
+                        reason=cmd.reason.lower(), consolidation_type=cmd.consolidation_type)
+    deps.recorder.decide("disruption", message or cmd.message, command_id=command_id, method=cmd.method,
+                         decision=cmd.decision, nodes=[c.node for c in cmd.candidates], replacements=names,
+                         why=cmd.message)
+    st.queue.append(Queued(cmd, command_id, now, names))
+    _orchestrate(deps, st, now)
+
+
+def _orchestrate(deps: Deps, st: State, now: float) -> float:
+    """Advance queued commands; returns how soon the queue wants to be polled again."""
+    wait = POLL_S
+    for q in list(st.queue):
+        claims = [deps.store.try_get("NodeClaim", n) for n in q.replacements]
+        reason = q.command.reason
+        if (any(c is None for c in claims) and now - q.started >= 5.0) or now - q.started > REPLACEMENT_TIMEOUT_S:
+            _fail(deps, st, q)
+            continue
+        if all(c is not None and is_true(c, "Initialized") for c in claims):
+            _terminate_candidates(deps, q)
+            st.queue.remove(q)
+            continue
+        if q.polls == 0:
+            for c in q.command.candidates:
+                node = deps.store.try_get("Node", c.node)
+                if node is not None:
+                    deps.recorder.event(node, "Normal", "DisruptionLaunching", f"Launching NodeClaim: {reason}")
+                    deps.recorder.event(node, "Normal", "DisruptionWaitingReadiness",
+                                        "Waiting on readiness to continue disruption")
+        q.polls += 1
+        wait = min(wait, float(min(POLL_S, 2 ** min(q.polls, 4))))
+    return wait
+
+
+def _terminate_candidates(deps: Deps, q: Queued) -> None:
+    reason = q.command.reason
+    for c in q.command.candidates:
+        node = deps.store.try_get("Node", c.node)
+        claim = deps.store.try_get("NodeClaim", c.nodeclaim)
+        if node is not None:
+            deps.recorder.event(node, "Normal", "DisruptionTerminating", f"Disrupting Node: {reason}")
+        if claim is None:
+            continue
+        deps.recorder.event(claim, "Normal", "DisruptionTerminating", f"Disrupting NodeClaim: {reason}")
+        deps.recorder.count("karpenter_nodeclaims_disrupted_total", reason=reason.lower(), nodepool=c.nodepool,
+                            capacity_type=c.capacity_type)
+        deps.store.delete("NodeClaim", c.nodeclaim)
+
+
+def _fail(deps: Deps, st: State, q: Queued) -> None:
+    """Replacements did not initialize in time (or vanished): un-taint the candidates and give up."""
+    for c in q.command.candidates:
+        node = deps.store.try_get("Node", c.node)
+        if node is not None and _has_disrupted_taint(node):
+            taints = [t for t in node["spec"].get("taints", []) if t.get("key") != tn.DISRUPTED]
+            deps.store.update({**node, "spec": {**node["spec"], "taints": taints}})
+    deps.recorder.count("karpenter_voluntary_disruption_queue_failures_total", decision=q.command.decision,
+                        reason=q.command.reason.lower(), consolidation_type=q.command.consolidation_type)
+    deps.recorder.log(NAME, "failed to disrupt nodes", level="ERROR", **{"command-id": q.command_id})
+    st.queue.remove(q)
