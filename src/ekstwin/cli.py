@@ -118,18 +118,33 @@ def run_command(
     seed: Annotated[int | None, typer.Option(help="Seed of every random stream. Default: the scenario's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the machine-readable report on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")] = False,
+    feature_gate: Annotated[list[str] | None, typer.Option(
+        help="Override a Karpenter feature gate, e.g. SpotToSpotConsolidation=false (repeatable).")] = None,
 ) -> None:
     """Run a scenario and print what the cluster looks like at the end."""
     require_file(scenario)
     horizon = _until(until)
+    gates = _feature_gates(feature_gate or [])
     run_scenario = _lazy("ekstwin.scenario.run", "run_scenario")
     with progress_bar(enabled=not (as_json or quiet)) as progress:
-        result: RunResult = run_scenario(scenario, until=horizon, seed=seed, progress=progress)
+        result: RunResult = run_scenario(scenario, until=horizon, seed=seed, progress=progress,
+                                         feature_gates=gates)
     if as_json:
         typer.echo(json_report.dumps(result))
         return
     from ekstwin.reports.text import render
     render(result, _stdout(), quiet=quiet)
+
+
+def _feature_gates(items: list[str]) -> dict[str, bool]:
+    """``Name=true|false`` pairs (the form Karpenter's --feature-gates flag takes)."""
+    gates: dict[str, bool] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or value.lower() not in ("true", "false") or not name:
+            raise InvalidInput(f"--feature-gate expects Name=true or Name=false, got {item!r}")
+        gates[name] = value.lower() == "true"
+    return gates
 
 
 def _until(text: str | None) -> float | None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
-from ekstwin.controllers.base import Deps, Obj, is_true
+from ekstwin.controllers.base import Deps, Obj, is_true, pod_info
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
@@ -51,7 +51,7 @@ class ClusterView:
         for p in store.list("Pod"):
             node = (p.get("spec") or {}).get("nodeName")
             if node and (p.get("status") or {}).get("phase") not in TERMINAL:
-                by_node[node].append(PodInfo.parse(p))
+                by_node[node].append(pod_info(deps, p))
         ds_pods = [PodInfo.parse({"metadata": {"namespace": d["metadata"].get("namespace"),
                                                "ownerReferences": [{"kind": "DaemonSet", "name": d["metadata"]["name"],
                                                                     "uid": d["metadata"]["uid"], "controller": True}]},

@@ -7,8 +7,11 @@ as warnings, fields the twin accepts but does not simulate are listed as ignored
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -25,7 +28,8 @@ _SPEC = {"seed", "cluster", "manifests", "timeline", "report", "stopAt"}
 _CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter", "spotInterruptions"}
 _KARPENTER = {"batchIdleDuration", "batchMaxDuration", "version"}
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
-_ACTIONS = {"apply", "scale", "delete", "interrupt", "stop"}
+_ACTIONS = {"apply", "scale", "delete", "interrupt", "diurnal", "stop"}
+_DIURNAL = {"kind", "name", "namespace", "min", "max", "period", "step", "duration"}
 _INTERRUPT = {"node", "nodeSelector"}
 _REPORT = {"tables", "events", "logs", "decisions"}
 
@@ -83,6 +87,20 @@ def load_scenario(path: str) -> Scenario:
     report = _check_keys(path, "spec.report", spec.get("report") or {}, _REPORT)
     return Scenario(name, path, seed, cluster, tuple(objects), tuple(timeline), stop, dict(report),
                     tuple(warnings))
+
+
+def with_feature_gates(scenario: Scenario, gates: Mapping[str, bool]) -> Scenario:
+    """The scenario with some feature gates overridden (e.g. from the command line).
+
+    Raises:
+        InvalidScenario: an unknown gate.
+    """
+    for g in gates:
+        if g not in KNOWN_FEATURE_GATES:
+            raise InvalidScenario(f"unknown feature gate {g!r} (known: {', '.join(KNOWN_FEATURE_GATES)})",
+                                  field="--feature-gate")
+    cluster = dataclasses.replace(scenario.cluster, feature_gates={**scenario.cluster.feature_gates, **gates})
+    return dataclasses.replace(scenario, cluster=cluster)
 
 
 def _cluster(file: str, raw: Any) -> ClusterConfig:
@@ -145,6 +163,29 @@ def _manifests(file: str, base: str, entries: Any, field: str) -> tuple[list[dic
     return manifests.load_documents(docs)
 
 
+def _diurnal(file: str, where: str, at: float, raw: Any) -> list[TimelineStep]:
+    """Expand a day-shaped load into scale steps: replicas follow min + (max − min)·(1 − cos 2πt/period)/2,
+    starting at the trough, every ``step`` for ``duration`` (default one period)."""
+    d = _check_keys(file, where, raw, _DIURNAL)
+    if not d.get("kind") or not d.get("name"):
+        raise _fail(file, where, "needs kind and name")
+    low, high = d.get("min"), d.get("max")
+    if not isinstance(low, int) or not isinstance(high, int) or not 0 <= low <= high:
+        raise _fail(file, f"{where}.min", "min and max must be integers with 0 ≤ min ≤ max")
+    period = _duration(file, f"{where}.period", d.get("period", "24h"))
+    step = _duration(file, f"{where}.step", d.get("step", "30m"))
+    duration = _duration(file, f"{where}.duration", d.get("duration", d.get("period", "24h")))
+    if period <= 0 or step <= 0:
+        raise _fail(file, f"{where}.step", "period and step must be positive")
+    target = {k: d[k] for k in ("kind", "name", "namespace") if k in d}
+    out, t = [], 0.0
+    while t <= duration:
+        replicas = round(low + (high - low) * (1 - math.cos(2 * math.pi * t / period)) / 2)
+        out.append(TimelineStep(at + t, "scale", {**target, "replicas": replicas}, f"{file}: {where}"))
+        t += step
+    return out
+
+
 def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float | None]:
     if not isinstance(raw, list):
         raise _fail(file, "spec.timeline", "expected a list of steps")
@@ -156,7 +197,7 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
         at = _duration(file, f"{where}.at", s.get("at", "0s"))
         actions = [a for a in _ACTIONS if a in s]
         if len(actions) != 1:
-            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, interrupt, stop")
+            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, interrupt, diurnal, stop")
         action = actions[0]
         if action == "stop":
             stop = at if stop is None else min(stop, at)
@@ -167,6 +208,8 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
         elif action == "interrupt":
             steps.append(TimelineStep(at, action, _interrupt(file, f"{where}.interrupt", s[action]),
                                       f"{file}: {where}"))
+        elif action == "diurnal":
+            steps.extend(_diurnal(file, f"{where}.diurnal", at, s[action]))
         else:
             target = _check_keys(file, f"{where}.{action}", s[action], {"kind", "name", "namespace", "replicas"})
             if not target.get("kind") or not target.get("name"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ekstwin.controllers import interruption
@@ -21,9 +21,15 @@ _PLURAL_KIND = {"nodes": "Node", "nodeclaims": "NodeClaim", "pods": "Pod", "node
 
 
 def run_scenario(path: str, *, until: float | None = None, seed: int | None = None,
-                 progress: Callable[[float, float], None] | None = None) -> RunResult:
-    """Load ``path``, simulate until ``until`` (or the scenario's stop, or 10 minutes), return the result."""
+                 progress: Callable[[float, float], None] | None = None,
+                 feature_gates: Mapping[str, bool] | None = None) -> RunResult:
+    """Load ``path``, simulate until ``until`` (or the scenario's stop, or 10 minutes), return the result.
+
+    ``feature_gates`` override the scenario's ``spec.cluster.featureGates`` (unknown gates are an error).
+    """
     scenario = loader.load_scenario(path)
+    if feature_gates:
+        scenario = loader.with_feature_gates(scenario, feature_gates)
     world = build(scenario, seed)
     horizon = until if until is not None else (scenario.stop_s if scenario.stop_s is not None else DEFAULT_HORIZON_S)
     for step in scenario.timeline:

@@ -180,3 +180,17 @@ def test_packing_never_overcommits_and_places_every_pod(shapes: list[tuple[str, 
         assert total == claim.requests
         for i in claim.options:
             assert claim.requests.fits(table().types[int(i)].allocatable)
+
+
+def test_pods_already_running_count_for_a_new_pods_zone_spread() -> None:
+    spread = [{"maxSkew": 1, "topologyKey": rq.ZONE, "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    zones = ["us-east-1a", "us-east-1b"]
+    tpl = template(requirements=[*ON_DEMAND_CMR, {"key": rq.ZONE, "operator": "In", "values": zones}])
+    running = pod("100m", "100Mi", labels={"app": "web"}, topologySpreadConstraints=spread)
+    node = ExistingNode("node-a", rq.Requirements.from_labels({rq.HOSTNAME: "node-a", rq.ZONE: "us-east-1a"}), (),
+                        Resources.parse({"cpu": "4", "memory": "16Gi", "pods": 10}), Resources(), bound=[running])
+    new = pod("100m", "100Mi", labels={"app": "web"}, topologySpreadConstraints=spread)
+    result = solve([new], table(), [tpl], [node], domains=template_domains(table(), [tpl]))
+    (claim,) = result.new_claims  # 1a already has one: the new pod must go to 1b, so not onto node-a
+    assert claim.requirements[rq.ZONE].values == {"us-east-1b"}

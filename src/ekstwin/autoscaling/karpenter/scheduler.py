@@ -146,8 +146,6 @@ class Scheduler:
             node.requests = node.daemon_remaining
             self.slot_owner.append(node)
             self._refresh_existing(node)
-        self.topology.seed_existing((p, node.requirements.single_values(), node.slot)
-                                    for node in self.existing for p in node.bound)
 
     # -- vectors -------------------------------------------------------------------------------------
     def _vec(self, r: Resources) -> IntArray | None:
@@ -192,6 +190,8 @@ class Scheduler:
         """Place ``pods``; see the module docstring for the order of attempts."""
         for p in pods:
             self.topology.add_pod(p)
+        # count bound pods only now, once every group the pending pods need exists
+        self.topology.seed_existing((node.requirements, node.slot, node.bound) for node in self.existing)
         queue = deque(sorted(pods, key=pod_order))
         last_len: dict[str, int] = {}
         errors: dict[str, str] = {}

@@ -20,7 +20,7 @@ NodeClaims at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,17 +196,23 @@ class Topology:
         self._owned[pod.uid] = [self._group(gk) for gk, _ in group_keys(pod)]
         self._matching_anti.pop(pod.uid, None)
 
-    def seed_existing(self, pods: Iterable[tuple[PodInfo, Mapping[str, str], int | None]]) -> None:
-        """Count already-bound pods: (pod, its node's labels, the node's slot)."""
-        bound = list(pods)
-        for pod, _, _ in bound:  # existing pods' anti-affinity is enforced in the inverse direction
-            for gk, kind in group_keys(pod):
-                if kind == ANTI_AFFINITY and gk in pod_required_anti(pod):
+    def seed_existing(self, nodes: Iterable[tuple[rq.Requirements, int | None, Sequence[PodInfo]]]) -> None:
+        """Count already-bound pods: per node its requirements (labels), slot and pods.
+
+        Existing pods' required anti-affinity terms become groups too (enforced in the inverse direction).
+        Nothing is counted when no group exists: then no placement in this simulation depends on it.
+        """
+        listed = list(nodes)
+        for _, _, pods in listed:
+            for pod in pods:
+                for gk in pod_required_anti(pod):
                     self._group(gk)
-        for pod, labels, slot in bound:
-            node_reqs = rq.Requirements.from_labels(labels)
-            self._record(pod, node_reqs, slot, owned=[g for g in self._anti
-                                                      if g.gk in pod_required_anti(pod)])
+        if not self.groups:
+            return
+        for node_reqs, slot, pods in listed:
+            for pod in pods:
+                required = pod_required_anti(pod)
+                self._record(pod, node_reqs, slot, owned=[g for g in self._anti if g.gk in required])
 
     def owned(self, pod: PodInfo) -> list[TopologyGroup]:
         """Groups ``pod`` owns (empty when it has no topology constraints)."""
