@@ -55,7 +55,7 @@ def test_an_unknown_feature_gate_is_rejected(tmp_path: Path) -> None:
 
 def test_a_karpenter_version_that_is_not_a_version_names_the_field(tmp_path: Path) -> None:
     p = tmp_path / "v.yaml"
-    p.write_text(HEAD.replace("cluster: {region: eu-west-1}", "cluster: {region: eu-west-1, karpenter: {version: latest}}")
-                 + "    - {at: 1m, stop: true}\n")
+    cluster = "cluster: {region: eu-west-1, karpenter: {version: latest}}"
+    p.write_text(HEAD.replace("cluster: {region: eu-west-1}", cluster) + "    - {at: 1m, stop: true}\n")
     with pytest.raises(InvalidScenario, match=r"spec\.cluster\.karpenter\.version"):
         load_scenario(str(p))
