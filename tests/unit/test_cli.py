@@ -59,7 +59,18 @@ def test_run_prints_the_text_report(scenario: Path, calls: list[dict[str, Any]])
     assert "Scenario demo · simulated 4m" in out.stdout
     assert "ip-10-0-0-1   Ready    <none>   3m" in out.stdout
     assert '{"level":"INFO","message":"hello"}' in out.stdout
-    assert calls == [{"path": str(scenario), "until": None, "seed": None, "progress": None}]
+    assert calls == [{"path": str(scenario), "until": None, "seed": None, "progress": None, "feature_gates": {}}]
+
+
+def test_run_passes_feature_gate_overrides(scenario: Path, calls: list[dict[str, Any]]) -> None:
+    out = runner.invoke(app, ["run", str(scenario), "--feature-gate", "SpotToSpotConsolidation=false"])
+    assert out.exit_code == 0, out.output
+    assert calls[0]["feature_gates"] == {"SpotToSpotConsolidation": False}
+
+
+def test_run_rejects_a_malformed_feature_gate(scenario: Path, calls: list[dict[str, Any]]) -> None:
+    out = runner.invoke(app, ["run", str(scenario), "--feature-gate", "SpotToSpotConsolidation"])
+    assert out.exit_code == 2 and "Name=true or Name=false" in out.stderr
 
 
 def test_run_json_prints_parseable_json_and_passes_until_and_seed(scenario: Path,

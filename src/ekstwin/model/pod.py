@@ -17,6 +17,9 @@ from ekstwin.model import selectors, taints
 from ekstwin.units import resources as res
 
 DAEMONSET_KIND = "DaemonSet"
+# Karpenter requirements per PodInfo. The entry holds the PodInfo itself, so its id cannot be reused while
+# cached, and the identity check makes a stale id harmless.
+_KREQS: dict[int, tuple[PodInfo, req.Requirements]] = {}
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 FIELD_PREFIX = "field:"  # matchFields keys are stored with this prefix (only metadata.name exists)
 # Scoring's stand-ins for containers without requests (kube-scheduler DefaultMilliCPURequest/MemoryRequest)
@@ -110,7 +113,20 @@ class PodInfo:
         return self.requests[res.CPU] == 0 and self.requests[res.MEMORY] == 0
 
     def karpenter_requirements(self) -> req.Requirements:
-        """Karpenter's pod requirements: nodeSelector ∩ first required term ∩ heaviest preferred term."""
+        """Karpenter's pod requirements: nodeSelector ∩ first required term ∩ heaviest preferred term.
+
+        Computed once per PodInfo (the value is immutable; ``relaxed`` makes a new PodInfo).
+        """
+        cached = _KREQS.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        value = self._karpenter_requirements()
+        if len(_KREQS) > 500_000:
+            _KREQS.clear()
+        _KREQS[id(self)] = (self, value)
+        return value
+
+    def _karpenter_requirements(self) -> req.Requirements:
         out = req.Requirements.from_labels(self.node_selector)
         if self.preferred_terms:
             heaviest = max(self.preferred_terms, key=lambda wt: wt[0])[1]

@@ -67,6 +67,8 @@ class ExistingNode:
     pods: list[PodInfo] = field(default_factory=list)
     slot: int = -1
     requests: Resources = field(default_factory=Resources)
+    """Set by the scheduler to the daemonset requests still expected; later placements are tracked in its
+    headroom matrix, not here."""
     bound: list[PodInfo] = field(default_factory=list)  # pods already on it (for topology counts)
 
 
@@ -139,8 +141,8 @@ class Scheduler:
             t.nodepool: dict(t.limits) if t.limits is not None else None for t in templates}
         self.messages: list[str] = []
         self._vec_cache: dict[Resources, IntArray | None] = {}
+        self._full_cache: dict[Resources, IntArray] = {}
         self._compat_cache: dict[tuple[rq.Requirements, rq.Requirements], rq.Requirements | str] = {}
-        self._reqs_cache: dict[str, rq.Requirements] = {}
         for node in self.existing:
             node.slot = self.slots.add()
             node.requests = node.daemon_remaining
@@ -154,11 +156,15 @@ class Scheduler:
         return self._vec_cache[r]
 
     def _full_vec(self, r: Resources) -> IntArray:
-        return np.array([r[k] for k in self.table.resources], dtype=np.int64)
+        hit = self._full_cache.get(r)
+        if hit is None:
+            hit = np.array([r[k] for k in self.table.resources], dtype=np.int64)
+            if len(self._full_cache) < 100_000:
+                self._full_cache[r] = hit
+        return hit
 
     def _refresh_existing(self, node: ExistingNode) -> None:
-        free = node.available - node.requests
-        self.slots.headroom[node.slot] = self._full_vec(free)
+        self.slots.headroom[node.slot] = self._full_vec(node.available) - self._full_vec(node.requests)
         self.slots.npods[node.slot] = len(node.pods)
 
     def _refresh_claim(self, claim: PlannedClaim) -> None:
@@ -167,11 +173,7 @@ class Scheduler:
         self.slots.npods[claim.slot] = len(claim.pods)
 
     def _pod_reqs(self, pod: PodInfo) -> rq.Requirements:
-        hit = self._reqs_cache.get(pod.uid)
-        if hit is None:
-            hit = pod.karpenter_requirements()
-            self._reqs_cache[pod.uid] = hit
-        return hit
+        return pod.karpenter_requirements()
 
     def _compatible(self, node_reqs: rq.Requirements, pod_reqs: rq.Requirements) -> rq.Requirements | str:
         if not pod_reqs:
@@ -209,7 +211,6 @@ class Scheduler:
             looser = preferences.relax(pod, self.prefer_no_schedule_pools)
             if looser is not None:
                 relaxed[pod.key] = looser
-                self._reqs_cache.pop(pod.uid, None)
                 self.topology.add_pod(looser)
                 queue.append(looser)
                 last_len.clear()
@@ -251,9 +252,7 @@ class Scheduler:
         bad = tn.tolerates_all(pod.tolerations, node.taints, ignore_keys=ignore)
         if bad is not None:
             return f"did not tolerate {bad}"
-        requests = node.requests + pod.requests
-        if not requests.fits(node.available):
-            return "insufficient resources"
+        # resources were checked for every slot at once against the headroom row (exact for nodes)
         reqs = self._compatible(node.requirements, self._pod_reqs(pod))
         if isinstance(reqs, str):
             return reqs
@@ -261,10 +260,10 @@ class Scheduler:
             topo = self.topology.add_requirements(pod, self._pod_reqs(pod), reqs)
             if isinstance(topo, str):
                 return topo
-        node.requests = requests
         node.pods.append(pod)
         self.topology.record(pod, node.requirements, node.slot)
-        self._refresh_existing(node)
+        self.slots.headroom[node.slot] -= self._full_vec(pod.requests)
+        self.slots.npods[node.slot] += 1
         return None
 
     def _try_claim(self, claim: PlannedClaim, pod: PodInfo) -> str | None:

@@ -205,13 +205,14 @@ class Topology:
         listed = list(nodes)
         for _, _, pods in listed:
             for pod in pods:
-                for gk in pod_required_anti(pod):
-                    self._group(gk)
+                if pod.anti_affinity:
+                    for gk in pod_required_anti(pod):
+                        self._group(gk)
         if not self.groups:
             return
         for node_reqs, slot, pods in listed:
             for pod in pods:
-                required = pod_required_anti(pod)
+                required = pod_required_anti(pod) if pod.anti_affinity else set()
                 self._record(pod, node_reqs, slot, owned=[g for g in self._anti if g.gk in required])
 
     def owned(self, pod: PodInfo) -> list[TopologyGroup]:
