@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -430,9 +431,65 @@ def bench_karpenter_scheduling(
         fail(f"--workload must be diverse or generic, got {workload!r}")
     shapes = karpenter_scheduling.SHAPES if workload == "diverse" else ("generic",)
     metrics = karpenter_scheduling.run(pods, seed=seed, shapes=shapes, max_vcpu=max_vcpu)
+    _print_metrics(metrics, as_json)
+
+
+@bench_app.command("consolidation")
+@reports_errors
+def bench_consolidation(
+    apps: Annotated[int, typer.Option(min=1, help="Deployments.")] = 10,
+    replicas: Annotated[int, typer.Option(min=1, help="Replicas per Deployment before the scale-down.")] = 1000,
+    scaled: Annotated[int, typer.Option(min=0, help="Replicas per Deployment after it.")] = 700,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 42,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """A 500-node, 10,000-pod cluster scales down 30%: time to consolidate, wall time per disruption pass."""
+    from ekstwin.bench import consolidation
+    _print_metrics(consolidation.run(apps, replicas, scaled, seed), as_json)
+
+
+@bench_app.command("spot-to-spot-day")
+@reports_errors
+def bench_spot_to_spot_day(
+    scenario: Annotated[str, typer.Option(help="The day-long scenario.")] =
+        "examples/scenarios/spot-to-spot-day.yaml",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Run a day-long scenario with and without Spot-to-Spot consolidation; compare cost and wall time."""
+    require_file(scenario)
+    run_scenario = _lazy("ekstwin.scenario.run", "run_scenario")
+    metrics: dict[str, Any] = {}
+    for gate in (True, False):
+        start = time.perf_counter()
+        result: RunResult = run_scenario(scenario, feature_gates={"SpotToSpotConsolidation": gate})
+        key = "with" if gate else "without"
+        metrics[f"cost_usd_{key}_spot_to_spot"] = result.summary.get("cost_usd")
+        metrics[f"wall_s_{key}_spot_to_spot"] = round(time.perf_counter() - start, 2)
+    metrics["simulated"] = format_duration(result.time_s)
+    _print_metrics(metrics, as_json)
+
+
+def _print_metrics(metrics: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json_report.encode(metrics))
         return
     rows = [[key, (", ".join(map(str, value)) or "<none>") if isinstance(value, list) else value]
             for key, value in metrics.items()]
     _print_lines(kubectl_table(["METRIC", "VALUE"], rows))
+
+
+@app.command("explain")
+@reports_errors
+def explain_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario file (kind: Scenario).", show_default=False)],
+    node: Annotated[str, typer.Argument(help="Node or NodeClaim name, as `ekstwin run` shows it.",
+                                        show_default=False)],
+    until: Annotated[str | None, typer.Option(help="Stop at this simulated time. Default: the scenario's.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed. Default: the scenario's.")] = None,
+) -> None:
+    """Run a scenario, then say why NODE was launched, disrupted or left alone, step by step."""
+    require_file(scenario)
+    from ekstwin.reports.explain import explain_node
+    run_scenario = _lazy("ekstwin.scenario.run", "run_scenario")
+    result: RunResult = run_scenario(scenario, until=_until(until), seed=seed)
+    _print_lines([Text(line) for line in explain_node(result, node)])

@@ -155,3 +155,20 @@ def test_expired_nodeclaims_are_deleted_and_replaced() -> None:
     first = w.deps.recorder.decisions
     assert any(d["kind"] == "expiration" for d in first)
     assert all(p["status"].get("phase") == "Running" for p in w.store.list("Pod"))
+
+
+def test_explain_tells_the_story_of_a_consolidated_node() -> None:
+    from pathlib import Path
+
+    from ekstwin.reports.explain import explain_node
+    from ekstwin.scenario.run import run_scenario
+
+    scenario = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "spot-to-spot.yaml"
+    result = run_scenario(str(scenario))
+    first = next(d for d in result.decisions if d["kind"] == "registration")
+    lines = explain_node(result, first["node"])
+    text = "\n".join(lines)
+    assert first["nodeclaim"] in lines[0]
+    for expected in ("launch", "spot-to-spot", "disrupting via consolidation replace", "termination",
+                     "DisruptionTerminating", "at the end: gone"):
+        assert expected in text, expected

@@ -76,3 +76,36 @@ def test_the_same_scenario_and_seed_give_byte_identical_output(result: RunResult
 def test_a_different_seed_changes_the_run(result: RunResult) -> None:
     other = run_scenario(SCENARIO, until=180.0, seed=1234)
     assert json_report.to_json(other) != json_report.to_json(result)
+
+
+@pytest.fixture(scope="module")
+def after_scale_down() -> RunResult:
+    return run_scenario(SCENARIO)  # inflate scales to 1 replica at 5m; the run stops at 10m
+
+
+def test_scaling_to_one_replica_logs_karpenters_spot_to_spot_replace_decision(after_scale_down: RunResult) -> None:
+    (line,) = [entry["message"] for entry in after_scale_down.logs if entry["message"].startswith("disrupting")]
+    assert line.startswith("disrupting via consolidation replace, terminating 1 candidates ip-")
+    assert "/spot and replacing with spot node from types " in line
+    assert line.endswith(" and 10 other(s)")  # 15 types: five names, then the rest counted
+
+
+def test_the_replacement_nodeclaim_lists_exactly_the_15_cheapest_cheaper_spot_types(after_scale_down: RunResult) -> None:
+    (claim,) = after_scale_down.objects["nodeclaims"]
+    reqs = {r["key"]: r for r in claim["spec"]["requirements"]}
+    assert len(reqs["node.kubernetes.io/instance-type"]["values"]) == 15
+    assert reqs["karpenter.sh/capacity-type"]["values"] == ["spot"]
+    assert claim["metadata"]["labels"]["karpenter.k8s.aws/instance-size"] == "large"
+
+
+def test_the_one_remaining_pod_runs_on_the_new_node(after_scale_down: RunResult) -> None:
+    (node,) = after_scale_down.objects["nodes"]
+    (pod,) = [p for p in after_scale_down.objects["pods"] if p["metadata"]["name"].startswith("inflate-")]
+    assert pod["spec"]["nodeName"] == node["metadata"]["name"] and pod["status"]["phase"] == "Running"
+
+
+def test_the_new_node_is_not_replaced_again_because_fewer_than_15_cheaper_types_exist(
+        after_scale_down: RunResult) -> None:
+    messages = {e["message"] for e in after_scale_down.events if e["reason"] == "Unconsolidatable"}
+    assert any(m.startswith("SpotToSpotConsolidation requires 15 cheaper instance type options than the current "
+                            "candidate to consolidate, got ") for m in messages)

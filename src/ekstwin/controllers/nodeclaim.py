@@ -217,6 +217,8 @@ def _register(deps: Deps, claim: Obj, inst: Any, now: float) -> Result:
                              deps.store.format_time())
     deps.store.update(updated)
     deps.recorder.log(NAME, "registered nodeclaim", NodeClaim={"name": claim["metadata"]["name"]}, Node={"name": name})
+    deps.recorder.decide("registration", f"{claim['metadata']['name']} registered as node {name}",
+                         nodeclaim=claim["metadata"]["name"], node=name)
     deps.recorder.count("karpenter_nodes_created_total", nodepool=labels.get(rq.NODEPOOL, ""))
     return Result(requeue_after=max(0.0, (inst.ready_at or now) - now))
 
