@@ -90,7 +90,8 @@ def test_scaling_to_one_replica_logs_karpenters_spot_to_spot_replace_decision(af
     assert line.endswith(" and 10 other(s)")  # 15 types: five names, then the rest counted
 
 
-def test_the_replacement_nodeclaim_lists_exactly_the_15_cheapest_cheaper_spot_types(after_scale_down: RunResult) -> None:
+def test_the_replacement_nodeclaim_lists_exactly_the_15_cheapest_cheaper_spot_types(
+        after_scale_down: RunResult) -> None:
     (claim,) = after_scale_down.objects["nodeclaims"]
     reqs = {r["key"]: r for r in claim["spec"]["requirements"]}
     assert len(reqs["node.kubernetes.io/instance-type"]["values"]) == 15
