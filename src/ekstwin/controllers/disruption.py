@@ -311,7 +311,8 @@ def allowances(deps: Deps, p: Pass, reason: str, now: float, publish: bool = Tru
         allowance = budgets.pool_allowance(pool_budgets, reason, wall, total)
         allowed = budgets.allowed_disruptions(pool_budgets, reason, wall, total, disrupting)
         out[name] = total if allowed is None else allowed
-        deps.recorder.gauge("karpenter_nodepools_allowed_disruptions", out[name], nodepool=name, reason=reason)
+        deps.recorder.gauge("karpenter_nodepools_allowed_disruptions", out[name], nodepool=name,
+                            reason=reason.lower())
         if publish and budgets.blocked(allowance, total):
             st = _state(deps)
             _publish(deps, st, now, pool, "DisruptionBlocked", budgets.blocked_message(reason))

@@ -62,7 +62,8 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
     running = with_condition(with_condition({**pod, "status": status}, "Ready", "True", ts), "ContainersReady",
                              "True", ts)
     deps.store.update_status(with_condition(running, "Initialized", "True", ts))
-    deps.recorder.count("karpenter_pods_startup_duration_seconds_count")
+    created = deps.store.parse_time(pod["metadata"]["creationTimestamp"])
+    deps.recorder.observe("karpenter_pods_startup_duration_seconds", now - created)
     return Result()
 
 

@@ -9,6 +9,7 @@ from ekstwin.controllers import (
     interruption,
     kube_scheduler,
     kubelet,
+    metrics,
     nodeclaim,
     nodeclaim_disruption,
     pdb,
@@ -29,6 +30,7 @@ def register_all(d: driver.Driver, deps: Deps, *, karpenter: bool = True) -> lis
         (kube_scheduler.NAME, kube_scheduler.reconcile, kube_scheduler.WATCHES),
         (kubelet.NAME, kubelet.reconcile, kubelet.WATCHES),
         (pdb.NAME, pdb.reconcile, pdb.watches(deps)),
+        (metrics.NAME, metrics.reconcile, []),
     ]
     if karpenter:
         controllers += [
@@ -41,6 +43,7 @@ def register_all(d: driver.Driver, deps: Deps, *, karpenter: bool = True) -> lis
         ]
     for name, fn, watches in controllers:
         d.register(name, partial(fn, deps), watches)
+    d.enqueue(metrics.NAME, metrics.KEY)  # sampling starts at t=0
     if karpenter:
         d.enqueue(disruption.NAME, disruption.LOOP)  # the disruption loop polls from t=0
     return [c[0] for c in controllers]

@@ -27,6 +27,8 @@ class Recorder:
         self.decisions: list[Obj] = []
         self.metrics: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
         self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.summaries: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
+        self.series: list[Obj] = []
         self._events: dict[tuple[str, str, str, str], str] = {}
         self._seq = 0
 
@@ -77,7 +79,22 @@ class Recorder:
         """Set a Prometheus-style gauge to its current value."""
         self.gauges[(metric, tuple(sorted(labels.items())))] = value
 
+    def observe(self, metric: str, value: float, **labels: str) -> None:
+        """Add one observation to a Prometheus-style summary (e.g. pod startup seconds)."""
+        self.summaries.setdefault((metric, tuple(sorted(labels.items()))), []).append(value)
+
+    def sample(self, metric: str, value: float, **labels: str) -> None:
+        """Record a gauge's value at the current simulated time (the time series in ``--json``)."""
+        self.gauge(metric, value, **labels)
+        self.series.append({"t": round(self.now(), 3), "name": metric, "labels": labels, "value": value})
+
     def metric_samples(self) -> list[Obj]:
-        """Counters and gauges (their last value) as a sorted list of {name, labels, value}."""
+        """Counters, gauges (last value) and summaries (count, sum, quantiles) as a sorted list."""
         merged: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {**self.gauges, **self.metrics}
-        return [{"name": n, "labels": dict(lbl), "value": v} for (n, lbl), v in sorted(merged.items())]
+        out: list[Obj] = [{"name": n, "labels": dict(lbl), "value": v} for (n, lbl), v in sorted(merged.items())]
+        for (n, lbl), values in sorted(self.summaries.items()):
+            ordered = sorted(values)
+            quantiles = {q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.9, 0.99)}
+            out.append({"name": n, "labels": dict(lbl), "count": len(values), "sum": round(sum(values), 6),
+                        "quantiles": {str(q): round(v, 6) for q, v in quantiles.items()}})
+        return out

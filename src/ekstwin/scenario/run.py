@@ -111,6 +111,7 @@ def collect(world: World, horizon: float) -> RunResult:
         "price_per_hour": round(sum(i.price for i in running), 6),
         "cost_usd": round(ec2.cost(horizon), 6),
         "metrics": world.deps.recorder.metric_samples(),
+        "metric_series": list(world.deps.recorder.series),
     }
     return RunResult(name=world.scenario.name, time_s=horizon, epoch=DEFAULT_EPOCH, objects=objects, events=events,
                      logs=list(world.deps.recorder.logs), decisions=list(world.deps.recorder.decisions),

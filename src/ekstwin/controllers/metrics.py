@@ -1,0 +1,50 @@
+"""Samples Karpenter-named gauges on the simulated clock (every 60 s) for ``--json`` and reports.
+
+The twin samples cluster-level series that Karpenter also exports: ``karpenter_cluster_state_node_count``,
+``karpenter_nodepools_usage{resource_type}``,
+``karpenter_cluster_utilization_percent{resource_type}`` (pod requests / allocatable), pods by phase
+(``karpenter_pods_state`` summed by phase) and the hourly price of running instances
+(``ekstwin_cluster_price_per_hour``, the twin's own).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ekstwin.controllers.base import Deps, pod_info
+from ekstwin.model import requirements as rq
+from ekstwin.sim.reconcile import Result
+from ekstwin.units import resources as res
+
+NAME = "metrics"
+KEY = "sample"
+INTERVAL_S = 60.0
+
+
+def reconcile(deps: Deps, key: str, now: float) -> Result:
+    """Take one sample of every series, then requeue."""
+    rec, store = deps.recorder, deps.store
+    nodes = store.list("Node")
+    rec.sample("karpenter_cluster_state_node_count", len(nodes))
+    alloc = res.total(res.Resources.parse((n.get("status") or {}).get("allocatable")) for n in nodes)
+    phases: Counter[str] = Counter()
+    requested = res.EMPTY
+    for p in store.list("Pod"):
+        info = pod_info(deps, p)
+        phases[info.phase] += 1
+        if info.node_name and info.phase not in ("Succeeded", "Failed"):
+            requested = requested + info.requests
+    for phase in ("Pending", "Running"):
+        rec.sample("karpenter_pods_state", phases.get(phase, 0), phase=phase)
+    for r in (res.CPU, res.MEMORY):
+        pct = 100.0 * requested[r] / alloc[r] if alloc[r] else 0.0
+        rec.sample("karpenter_cluster_utilization_percent", round(pct, 3), resource_type=r)
+    usage: dict[str, res.Resources] = {}
+    for c in store.list("NodeClaim"):
+        pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL, "")
+        usage[pool] = usage.get(pool, res.EMPTY) + res.Resources.parse((c.get("status") or {}).get("capacity"))
+    for pool, used in sorted(usage.items()):
+        rec.sample("karpenter_nodepools_usage", used[res.CPU] / 1000, nodepool=pool, resource_type=res.CPU)
+    price = sum(i.price for i in deps.ec2.instances(states=("pending", "running")))
+    rec.sample("ekstwin_cluster_price_per_hour", round(price, 6))
+    return Result(requeue_after=INTERVAL_S)
