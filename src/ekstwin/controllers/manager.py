@@ -30,7 +30,7 @@ def register_all(d: driver.Driver, deps: Deps, *, karpenter: bool = True) -> lis
         (kube_scheduler.NAME, kube_scheduler.reconcile, kube_scheduler.WATCHES),
         (kubelet.NAME, kubelet.reconcile, kubelet.WATCHES),
         (pdb.NAME, pdb.reconcile, pdb.watches(deps)),
-        (metrics.NAME, metrics.reconcile, []),
+        (metrics.NAME, metrics.reconcile, metrics.watches(deps)),
     ]
     if karpenter:
         controllers += [

@@ -1,4 +1,8 @@
-"""Samples Karpenter-named gauges on the simulated clock (every 60 s) for ``--json`` and reports.
+"""Samples Karpenter-named gauges on the simulated clock (a 60 s grid) for ``--json`` and reports.
+
+A sample is taken on the first grid tick after something changed (pods, nodes, NodeClaims), so the series
+is a step function: between two samples nothing changed. Long quiet stretches (a simulated month) cost
+nothing.
 
 The twin samples cluster-level series that Karpenter also exports: ``karpenter_cluster_state_node_count``,
 ``karpenter_nodepools_usage{resource_type}``,
@@ -9,11 +13,14 @@ The twin samples cluster-level series that Karpenter also exports: ``karpenter_c
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from ekstwin.controllers.base import Deps, pod_info
 from ekstwin.model import requirements as rq
+from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
+from ekstwin.store.watch import WatchEvent
 from ekstwin.units import resources as res
 
 NAME = "metrics"
@@ -21,8 +28,31 @@ KEY = "sample"
 INTERVAL_S = 60.0
 
 
+def _changed(deps: Deps) -> driver.KeyFn:
+    def key(ev: WatchEvent) -> str:
+        deps.state[NAME] = True  # dirty: the next tick samples
+        return KEY
+    return key
+
+
+def watches(deps: Deps) -> list[driver.Watch]:
+    """Any pod, node or NodeClaim change schedules a sample on the next 60 s tick."""
+    return [driver.Watch(kind, _changed(deps)) for kind in ("Pod", "Node", "NodeClaim")]
+
+
 def reconcile(deps: Deps, key: str, now: float) -> Result:
-    """Take one sample of every series, then requeue."""
+    """On a grid tick after a change, take one sample of every series."""
+    tick = math.ceil(now / INTERVAL_S) * INTERVAL_S
+    if now < tick:
+        return Result(requeue_after=tick - now)
+    if not deps.state.get(NAME, True):
+        return Result()
+    deps.state[NAME] = False
+    _sample(deps)
+    return Result(requeue_after=INTERVAL_S)
+
+
+def _sample(deps: Deps) -> None:
     rec, store = deps.recorder, deps.store
     nodes = store.list("Node")
     rec.sample("karpenter_cluster_state_node_count", len(nodes))
@@ -47,4 +77,3 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
         rec.sample("karpenter_nodepools_usage", used[res.CPU] / 1000, nodepool=pool, resource_type=res.CPU)
     price = sum(i.price for i in deps.ec2.instances(states=("pending", "running")))
     rec.sample("ekstwin_cluster_price_per_hour", round(price, 6))
-    return Result(requeue_after=INTERVAL_S)
