@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/ekstwin bench karpenter-scheduling --pods 20000 --workload generic --max-vcpu 16
 	$(BIN)/python tests/unit/scheduling/bench_scheduling.py
 	time $(BIN)/ekstwin run examples/scenarios/zonal-spread-3k.yaml --quiet
+	$(BIN)/ekstwin bench spot-to-spot-day
+	$(BIN)/ekstwin bench consolidation
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
