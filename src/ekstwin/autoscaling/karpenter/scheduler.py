@@ -101,6 +101,23 @@ class SolveResult:
         return sum(len(c.pods) for c in self.new_claims) + sum(len(v) for v in self.existing.values())
 
 
+_CLASSES: dict[tuple[Resources, tuple[object, ...], rq.Requirements], int] = {}
+_CLASS_OF: dict[int, tuple[PodInfo, int]] = {}
+
+
+def pod_class(p: PodInfo) -> int:
+    """A small integer shared by pods with equal requests, tolerations and Karpenter requirements."""
+    hit = _CLASS_OF.get(id(p))
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    key = (p.requests, tuple(p.tolerations), p.karpenter_requirements())
+    cls = _CLASSES.setdefault(key, len(_CLASSES))
+    if len(_CLASS_OF) > 500_000:  # the entry keeps its PodInfo alive, so bound the memory
+        _CLASS_OF.clear()
+    _CLASS_OF[id(p)] = (p, cls)
+    return cls
+
+
 def pod_order(p: PodInfo) -> tuple[int, int, str, str]:
     """Karpenter's queue order: CPU desc, memory desc, creation time asc, UID asc."""
     return (-p.requests["cpu"], -p.requests["memory"], p.created, p.uid)
@@ -198,11 +215,18 @@ class Scheduler:
         last_len: dict[str, int] = {}
         errors: dict[str, str] = {}
         relaxed: dict[str, PodInfo] = {}
+        full: PodInfo | None = None
         while queue:
             pod = queue.popleft()
             if last_len.get(pod.uid) == len(queue) + 1:
                 queue.appendleft(pod)
                 break  # a full pass without progress
+            if self.existing and pod.uid not in last_len and not self.topology.has_constraints(pod) and not (
+                    full is not None and self._alike(full, pod)):
+                leftover = self._place_alike_on_existing(pod, queue)
+                if leftover is None:
+                    continue
+                pod = full = leftover  # existing nodes are full for pods like this one from now on
             err = self._add(pod)
             if err is None:
                 errors.pop(pod.key, None)
@@ -222,6 +246,44 @@ class Scheduler:
         claims = [c for c in self.claims if c.pods]
         existing = {n.name: n.pods for n in self.existing if n.pods}
         return SolveResult(claims, existing, errors, self.messages, relaxed)
+
+    def _alike(self, a: PodInfo, b: PodInfo) -> bool:
+        """Pods the simulation cannot tell apart: same requests, requirements and tolerations, no topology."""
+        return pod_class(a) == pod_class(b) and not self.topology.has_constraints(b)
+
+    def _place_alike_on_existing(self, pod: PodInfo, queue: deque[PodInfo]) -> PodInfo | None:
+        """First fit of a run of alike pods onto existing nodes, all at once.
+
+        For identical pods, placing them one by one with first fit fills the first node that takes them up to
+        its capacity, then the next, so the run can be placed with one capacity vector instead of one scan per
+        pod. Returns the first pod that found no existing node (to go on the usual way), or None.
+        """
+        run = [pod]
+        while queue and self._alike(pod, queue[0]):
+            run.append(queue.popleft())
+        vec = self._vec(pod.requests)
+        placed = 0
+        if vec is not None:
+            count = len(self.existing)
+            used = vec > 0
+            head = self.slots.headroom[:count][:, used]
+            capacity = (head // vec[used]).min(axis=1) if used.any() else np.full(count, len(run))
+            for slot in np.flatnonzero(capacity > 0):
+                node = self.existing[int(slot)]
+                if self._existing_incompatible(node, pod) is not None:
+                    continue
+                take = int(min(capacity[slot], len(run) - placed))
+                for p in run[placed:placed + take]:
+                    node.pods.append(p)
+                    self.topology.record(p, node.requirements, node.slot)
+                self.slots.headroom[node.slot] -= vec * take
+                self.slots.npods[node.slot] += take
+                placed += take
+                if placed == len(run):
+                    return None
+        for p in reversed(run[placed + 1:]):
+            queue.appendleft(p)
+        return run[placed]
 
     def _add(self, pod: PodInfo) -> str | None:
         vec = self._vec(pod.requests)
@@ -247,15 +309,22 @@ class Scheduler:
                     return None
         return self._new_claim(pod)
 
-    def _try_existing(self, node: ExistingNode, pod: PodInfo) -> str | None:
+    def _existing_incompatible(self, node: ExistingNode, pod: PodInfo) -> str | None:
+        """Why ``pod`` cannot go on ``node`` regardless of room (taints, requirements), or None."""
         ignore = frozenset() if node.initialized else tn.KNOWN_EPHEMERAL | {t.key for t in node.startup_taints}
         bad = tn.tolerates_all(pod.tolerations, node.taints, ignore_keys=ignore)
         if bad is not None:
             return f"did not tolerate {bad}"
-        # resources were checked for every slot at once against the headroom row (exact for nodes)
         reqs = self._compatible(node.requirements, self._pod_reqs(pod))
-        if isinstance(reqs, str):
-            return reqs
+        return reqs if isinstance(reqs, str) else None
+
+    def _try_existing(self, node: ExistingNode, pod: PodInfo) -> str | None:
+        # resources were checked for every slot at once against the headroom row (exact for nodes)
+        err = self._existing_incompatible(node, pod)
+        if err is not None:
+            return err
+        reqs = self._compatible(node.requirements, self._pod_reqs(pod))
+        assert not isinstance(reqs, str)
         if self.topology.has_constraints(pod):
             topo = self.topology.add_requirements(pod, self._pod_reqs(pod), reqs)
             if isinstance(topo, str):
