@@ -28,6 +28,7 @@ from typing import Any
 
 from ekstwin.controllers import pdb as pdbs_mod
 from ekstwin.controllers.base import Deps, Obj, ns_name, with_condition
+from ekstwin.memo import IdentityMemo
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import DO_NOT_DISRUPT
 
@@ -86,17 +87,10 @@ def tolerates_disrupted(pod: Obj) -> bool:
     if not raw:
         return False
     # Drains ask this of every pod on every pass; the store shares unchanged lists between versions.
-    hit = _TOLERATES.get(id(raw))
-    if hit is not None and hit[0] is raw:
-        return hit[1]
-    if len(_TOLERATES) > 100_000:
-        _TOLERATES.clear()
-    answer = tn.tolerates_all(tn.parse_tolerations(raw), (DISRUPTED_TAINT,)) is None
-    _TOLERATES[id(raw)] = (raw, answer)
-    return answer
+    return _TOLERATES(raw, lambda r: tn.tolerates_all(tn.parse_tolerations(r), (DISRUPTED_TAINT,)) is None)
 
 
-_TOLERATES: dict[int, tuple[Any, bool]] = {}
+_TOLERATES: IdentityMemo[Any, bool] = IdentityMemo()
 """Toleration list (kept alive, so its id cannot be reused) → whether it tolerates the disrupted taint."""
 
 

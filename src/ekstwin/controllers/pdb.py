@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from ekstwin.controllers.base import Deps, Obj, with_condition
+from ekstwin.memo import IdentityMemo
 from ekstwin.model.selectors import NOTHING, LabelSelector
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
@@ -62,17 +63,10 @@ def selector_of(pdb: Obj) -> LabelSelector:
     if raw is None:
         return NOTHING
     # Parsed once per selector dict: the store shares an unchanged spec between versions.
-    hit = _SELECTORS.get(id(raw))
-    if hit is not None and hit[0] is raw:
-        return hit[1]
-    if len(_SELECTORS) > 10_000:
-        _SELECTORS.clear()
-    sel = LabelSelector.parse(raw)
-    _SELECTORS[id(raw)] = (raw, sel)
-    return sel
+    return _SELECTORS(raw, LabelSelector.parse)
 
 
-_SELECTORS: dict[int, tuple[Any, LabelSelector]] = {}
+_SELECTORS: IdentityMemo[Any, LabelSelector] = IdentityMemo(10_000)
 """Selector dict (kept alive, so its id cannot be reused) → parsed selector."""
 
 

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ekstwin.memo import IdentityMemo
 from ekstwin.model import requirements as req
 from ekstwin.model import selectors, taints
 from ekstwin.units import resources as res
 
 DAEMONSET_KIND = "DaemonSet"
-# Karpenter requirements per PodInfo. The entry holds the PodInfo itself, so its id cannot be reused while
-# cached, and the identity check makes a stale id harmless.
-_KREQS: dict[int, tuple[PodInfo, req.Requirements]] = {}
+_KREQS: IdentityMemo[PodInfo, req.Requirements] = IdentityMemo(500_000)  # per PodInfo, see karpenter_requirements
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 FIELD_PREFIX = "field:"  # matchFields keys are stored with this prefix (only metadata.name exists)
 # Scoring's stand-ins for containers without requests (kube-scheduler DefaultMilliCPURequest/MemoryRequest)
@@ -117,14 +116,7 @@ class PodInfo:
 
         Computed once per PodInfo (the value is immutable; ``relaxed`` makes a new PodInfo).
         """
-        cached = _KREQS.get(id(self))
-        if cached is not None and cached[0] is self:
-            return cached[1]
-        value = self._karpenter_requirements()
-        if len(_KREQS) > 500_000:
-            _KREQS.clear()
-        _KREQS[id(self)] = (self, value)
-        return value
+        return _KREQS(self, PodInfo._karpenter_requirements)
 
     def _karpenter_requirements(self) -> req.Requirements:
         out = req.Requirements.from_labels(self.node_selector)

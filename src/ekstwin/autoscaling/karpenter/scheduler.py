@@ -28,6 +28,7 @@ import numpy.typing as npt
 from ekstwin.autoscaling.karpenter import preferences
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES, TypeTable
 from ekstwin.autoscaling.karpenter.topology import Topology
+from ekstwin.memo import IdentityMemo
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
@@ -102,20 +103,16 @@ class SolveResult:
 
 
 _CLASSES: dict[tuple[Resources, tuple[object, ...], rq.Requirements], int] = {}
-_CLASS_OF: dict[int, tuple[PodInfo, int]] = {}
+_CLASS_OF: IdentityMemo[PodInfo, int] = IdentityMemo(500_000)
+
+
+def _intern_class(p: PodInfo) -> int:
+    return _CLASSES.setdefault((p.requests, tuple(p.tolerations), p.karpenter_requirements()), len(_CLASSES))
 
 
 def pod_class(p: PodInfo) -> int:
     """A small integer shared by pods with equal requests, tolerations and Karpenter requirements."""
-    hit = _CLASS_OF.get(id(p))
-    if hit is not None and hit[0] is p:
-        return hit[1]
-    key = (p.requests, tuple(p.tolerations), p.karpenter_requirements())
-    cls = _CLASSES.setdefault(key, len(_CLASSES))
-    if len(_CLASS_OF) > 500_000:  # the entry keeps its PodInfo alive, so bound the memory
-        _CLASS_OF.clear()
-    _CLASS_OF[id(p)] = (p, cls)
-    return cls
+    return _CLASS_OF(p, _intern_class)
 
 
 def pod_order(p: PodInfo) -> tuple[int, int, str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ekstwin.autoscaling.karpenter.disruption.methods import version_tuple
 from ekstwin.autoscaling.karpenter.disruption.types import Command
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.autoscaling.karpenter.scheduler import PlannedClaim
@@ -40,17 +41,9 @@ def _replacing(cmd: Command, table: TypeTable) -> str:
             f"from types {type_list(names)}")
 
 
-def _version(version: str) -> tuple[int, int]:
-    parts = version.lstrip("v").split(".")
-    try:
-        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        return (1, 14)
-
-
 def decision_log(cmd: Command, table: TypeTable, version: str, command_id: str) -> tuple[str, dict[str, Any]]:
     """(message, structured fields) for the decision, as ``version`` of Karpenter logs it."""
-    v = _version(version)
+    v = version_tuple(version)
     nodes = ", ".join(c.describe() for c in cmd.candidates)
     pods = sum(len(c.pods) for c in cmd.candidates)
     n = len(cmd.candidates)

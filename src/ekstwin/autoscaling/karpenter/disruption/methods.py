@@ -15,7 +15,7 @@ ORDER_V1_5 = (EMPTINESS, DRIFT, MULTI, SINGLE)
 
 def method_order(version: str) -> tuple[str, ...]:
     """Disruption methods in the order the given Karpenter version tries them."""
-    major_minor = _parse(version)
+    major_minor = version_tuple(version)
     if major_minor < (1, 0):
         return ORDER_V1BETA1
     if major_minor < (1, 5):
@@ -23,7 +23,8 @@ def method_order(version: str) -> tuple[str, ...]:
     return ORDER_V1_5
 
 
-def _parse(version: str) -> tuple[int, int]:
+def version_tuple(version: str) -> tuple[int, int]:
+    """(major, minor) of ``v1.4``-style text; unparsable text means the current release."""
     parts = version.lstrip("v").split(".")
     try:
         return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
