@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from tests.harness import deployment, events, logs, nodeclass, nodepool, world
@@ -172,3 +173,17 @@ def test_explain_tells_the_story_of_a_consolidated_node() -> None:
     for expected in ("launch", "spot-to-spot", "disrupting via consolidation replace", "termination",
                      "DisruptionTerminating", "at the end: gone"):
         assert expected in text, expected
+
+
+def test_v1beta1_era_blocked_events_name_the_object_kind() -> None:
+    pool = nodepool(requirements=OD_CMR)
+    dep = deployment("inflate", 2, cpu="1", memory="1536Mi")
+    dep["spec"]["template"]["metadata"]["annotations"] = {"karpenter.sh/do-not-disrupt": "true"}
+    w = world(pool, nodeclass(), dep, region="eu-west-1")
+    w.deps.settings = dataclasses.replace(w.deps.settings, karpenter_version="v0.34")
+    w.driver.schedule_callback(180, lambda: w.store.patch("Deployment", "inflate", "default",
+                                                           {"spec": {"replicas": 1}}))
+    w.driver.run_until(400)
+    messages = {e["message"] for e in events(w, "DisruptionBlocked")}
+    assert any(m.startswith('Cannot disrupt Node: Pod "default/inflate-') for m in messages)
+    assert any(m.startswith('Cannot disrupt NodeClaim: Pod "default/inflate-') for m in messages)

@@ -268,9 +268,18 @@ def _price(deps: Deps, itype: str, zone: str, capacity_type: str) -> float:
 
 def _blocked(deps: Deps, st: State, now: float, node: Obj, claim: Obj, message: str, publish: bool) -> None:
     if publish:
-        _publish(deps, st, now, node, "DisruptionBlocked", message)
-        _publish(deps, st, now, claim, "DisruptionBlocked", message)
+        for obj in (node, claim):
+            _publish(deps, st, now, obj, "DisruptionBlocked", _worded(deps, obj, message))
         _remember(deps, st, node["metadata"]["name"], "candidate", message)
+
+
+def _worded(deps: Deps, obj: Obj, message: str) -> str:
+    """v1beta1-era Karpenter prefixed blocked events with the object kind and worded two of them apart."""
+    if methods.version_tuple(deps.settings.karpenter_version) >= (1, 0):
+        return message
+    message = message.replace('blocked through the "karpenter.sh/do-not-disrupt"',
+                              'blocked with the "karpenter.sh/do-not-disrupt"').replace('Pdb "', 'PDB "')
+    return f"Cannot disrupt {obj['kind']}: {message}"
 
 
 def _publish(deps: Deps, st: State, now: float, obj: Obj, reason: str, message: str) -> None:
