@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -69,8 +68,6 @@ class State:
     pending: tuple[Command, float] | None = None
     queue: list[Queued] = field(default_factory=list)
     dirty: bool = True
-    last_full: float = -1e18
-    """When the last pass found nothing to do."""
     seq: int = 0
     published: dict[tuple[str, str, str], float] = field(default_factory=dict)
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -110,7 +107,7 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
         return _idle(deps, st, now, wait)
     cmd = _compute(deps, st, now)
     if cmd is None:
-        st.dirty, st.last_full = False, now
+        st.dirty = False
         return _idle(deps, st, now, wait)
     if cmd.method == methods.DRIFT:
         _execute(deps, st, cmd, now)
@@ -196,19 +193,10 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
                if provisioner.is_provisionable(p)]
     pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
     existing = [n for n in view.existing_nodes(deps, tpls) if n.name not in going]
-    domains = {k: frozenset(v) for k, v in _domains(deps, tpls, view).items()}
+    domains = {k: frozenset(v) for k, v in view.domains(deps.table, tpls).items()}
     state = ClusterState(deps.table, tuple(tpls), tuple(existing), tuple(pending), domains)
     candidates.sort(key=lambda c: (c.disruption_cost, c.node))
     return Pass(state, candidates, pod_blocked, pools, claims)
-
-
-def _domains(deps: Deps, tpls: list[Any], view: nodes_view.ClusterView) -> dict[str, set[str]]:
-    from ekstwin.autoscaling.karpenter.scheduler import template_domains
-
-    out = template_domains(deps.table, tpls)
-    for k, v in view.domains().items():
-        out[k] = out.get(k, set()) | v
-    return out
 
 
 def _node_blocker(claim: Obj, node: Obj, pools: dict[str, Obj], nominated: bool) -> str | None:

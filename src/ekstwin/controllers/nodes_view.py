@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
+from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.controllers.base import Deps, Obj, is_true, pod_info
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
@@ -69,10 +70,14 @@ class ClusterView:
         """The NodePool called ``name``."""
         return next(p for p in self.nodepools if p["metadata"]["name"] == name)
 
-    def domains(self) -> dict[str, set[str]]:
-        """Zones and hostnames of existing nodes (added to the NodePools' own domains)."""
+    def domains(self, table: TypeTable, tpls: list[scheduler.NodeClaimTemplate]) -> dict[str, set[str]]:
+        """Topology domains for a simulation: what the NodePools can reach plus existing nodes' zones and
+        hostnames."""
+        out = scheduler.template_domains(table, tpls)
         zones = {(n["metadata"].get("labels") or {}).get(rq.ZONE) for n in self.nodes}
-        return {rq.HOSTNAME: set(self.node_names), rq.ZONE: {z for z in zones if z}}
+        out[rq.ZONE] = out.get(rq.ZONE, set()) | {z for z in zones if z}
+        out[rq.HOSTNAME] = out.get(rq.HOSTNAME, set()) | set(self.node_names)
+        return out
 
     def existing_nodes(self, deps: Deps, tpls: list[scheduler.NodeClaimTemplate]) -> list[scheduler.ExistingNode]:
         """Nodes and in-flight NodeClaims that pods may be placed on."""

@@ -93,10 +93,8 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
     for prob in problems:
         np_obj = next(p for p in view.nodepools if p["metadata"]["name"] == prob.nodepool)
         deps.recorder.event(np_obj, "Warning", prob.reason, prob.message)
-    domains = scheduler.template_domains(deps.table, tpls)
-    for key, values in view.domains().items():
-        domains[key] = domains.get(key, set()) | values
-    result = scheduler.solve(infos, deps.table, tpls, view.existing_nodes(deps, tpls), domains=domains,
+    result = scheduler.solve(infos, deps.table, tpls, view.existing_nodes(deps, tpls),
+                             domains=view.domains(deps.table, tpls),
                              prefer_no_schedule_pools=any(t.effect == "PreferNoSchedule"
                                                           for tpl in tpls for t in tpl.taints))
     for msg in result.messages:
