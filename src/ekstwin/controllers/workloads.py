@@ -246,8 +246,13 @@ def _target_node(pod: Obj) -> str | None:
     return None
 
 
-def should_run(ds_pod: PodInfo, node: Obj) -> bool:
-    """Node selector/affinity match and NoSchedule/NoExecute taints tolerated (with the automatic ones)."""
+def should_run(ds_pod: PodInfo, node: Obj, *, already_running: bool = False) -> bool:
+    """Node selector/affinity match and taints tolerated (with the automatic tolerations).
+
+    A new daemon pod needs NoSchedule and NoExecute taints tolerated; a running one is only evicted by an
+    untolerated NoExecute taint (so a node cordoned or tainted ``karpenter.sh/disrupted:NoSchedule`` for a
+    drain keeps its daemon pods until the drain evicts them last).
+    """
     labels = node["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in ds_pod.node_selector.items()):
         return False
@@ -256,14 +261,15 @@ def should_run(ds_pod: PodInfo, node: Obj) -> bool:
                                          for term in ds_pod.required_terms):
         return False
     tols = (*ds_pod.tolerations, *tn.parse_tolerations(DS_TOLERATIONS))
-    return tn.tolerates_all(tols, tn.parse_taints((node.get("spec") or {}).get("taints"))) is None
+    effects = frozenset((tn.NO_EXECUTE,)) if already_running else frozenset((tn.NO_SCHEDULE, tn.NO_EXECUTE))
+    return tn.tolerates_all(tols, tn.parse_taints((node.get("spec") or {}).get("taints")), effects) is None
 
 
 def reconcile_daemonset(deps: Deps, key: str, now: float) -> Result:
     """One daemon pod per eligible node; pods on vanished or ineligible nodes are deleted."""
     targets = deps.store.list("DaemonSet") if key == "*" else [
         d for d in [deps.store.try_get("DaemonSet", driver.split_key(key)[1], driver.split_key(key)[0])] if d]
-    nodes = [n for n in deps.store.list("Node") if not n["metadata"].get("deletionTimestamp")]
+    nodes = deps.store.list("Node")
     for ds in targets:
         _sync_daemonset(deps, ds, nodes)
     return Result()
@@ -279,7 +285,11 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
         n = _target_node(p)
         if n is not None:
             by_node[n] = p
-    wanted = {n["metadata"]["name"] for n in nodes if should_run(info, n)}
+    # no new daemon pods on nodes being deleted; running ones stay until evicted or NoExecute-tainted away
+    wanted = {n["metadata"]["name"] for n in nodes if not n["metadata"].get("deletionTimestamp")
+              and should_run(info, n)}
+    keep = {n["metadata"]["name"] for n in nodes if n["metadata"]["name"] in by_node
+            and should_run(info, n, already_running=True)}
     for node_name in sorted(wanted - set(by_node)):
         spec = dict(tmpl.get("spec") or {})
         spec["tolerations"] = [*(spec.get("tolerations") or []), *DS_TOLERATIONS]
@@ -288,7 +298,7 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
                 {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}}
         create_pod(deps, ds, {**tmpl, "spec": spec})
     for node_name, p in by_node.items():
-        if node_name not in wanted:
+        if node_name not in wanted and node_name not in keep:
             delete_pod(deps, p)
     desired = len(wanted)
     ready = sum(1 for n, p in by_node.items() if n in wanted and is_true(p, "Ready"))
