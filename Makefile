@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cli,test,lint]'
+	$(BIN)/pip install --quiet -e '.[cli,api,test,lint]'
 	touch $(STAMP)
 
 demo: $(STAMP)

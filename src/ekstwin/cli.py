@@ -12,13 +12,18 @@ per-file rules); it needs neither yet.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import importlib
+import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -493,3 +498,73 @@ def explain_command(
     run_scenario = _lazy("ekstwin.scenario.run", "run_scenario")
     result: RunResult = run_scenario(scenario, until=_until(until), seed=seed)
     _print_lines([Text(line) for line in explain_node(result, node)])
+
+
+# serve ----------------------------------------------------------------------------------------
+
+API_MISSING = "ekstwin serve needs the API package and its server: pip install 'ekstwin[api]'"
+
+
+@app.command("serve")
+@reports_errors
+def serve_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario file (kind: Scenario).", show_default=False)],
+    speed: Annotated[str, typer.Option(
+        help="Virtual seconds per real second, or 'max' to run as fast as possible between requests.")] = "10",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port to listen on.")] = 6443,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default: the twin has no RBAC).")] =
+        "127.0.0.1",
+    kubeconfig: Annotated[str, typer.Option(help="Where to write the kubeconfig for kubectl.")] =
+        "./twin.kubeconfig",
+    no_tls: Annotated[bool, typer.Option("--no-tls", help="Serve plain HTTP (no certificate).")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random stream. Default: the scenario's.")] = None,
+) -> None:
+    """Serve the scenario's cluster as a Kubernetes API for kubectl, its clock running at --speed."""
+    require_file(scenario)
+    rate = parse_speed(speed)
+    create_app, uvicorn = _api_modules()
+    from ekstwin.api import tls
+    from ekstwin.scenario import serve
+    served = serve.serve_world(scenario, rate, seed=seed)
+    token = tls.new_token()
+    api = create_app(served.world.store, token=token, on_write=served.wake)
+    with tempfile.TemporaryDirectory(prefix="ekstwin-serve-") as tmp:
+        ssl: dict[str, str] = {}
+        ca_pem = None
+        if not no_tls:
+            material = tls.generate(datetime.now(UTC), [host])
+            cert, key = tls.write_server_files(material, Path(tmp))
+            ssl, ca_pem = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}, material.ca_pem
+        server_url = tls.server_url(host, port, tls=not no_tls)
+        tls.write_kubeconfig(Path(kubeconfig), tls.kubeconfig(server_url, token, ca_pem))
+        typer.echo(f"serving {served.world.scenario.name} at {server_url} (speed {speed}); "
+                   f"kubeconfig: {kubeconfig}  (export KUBECONFIG={kubeconfig}); Ctrl-C stops")
+        server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", **ssl))
+        # uvicorn re-raises the Ctrl-C it handled once the server has shut down; that is a clean stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve.serve_forever(served, server))
+    typer.echo("stopped", err=True)
+
+
+def parse_speed(text: str) -> float | None:
+    """``--speed``: a positive number of virtual seconds per real second, or "max" (None)."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise InvalidInput(f"--speed must be a positive number or 'max', not {text!r}")
+    return value
+
+
+def _api_modules() -> tuple[Any, Any]:
+    """``ekstwin.api.app.create_app`` and ``uvicorn``, or the one-line "install the api extra" error."""
+    try:
+        create_app = _lazy("ekstwin.api.app", "create_app")
+        uvicorn = importlib.import_module("uvicorn")
+        importlib.import_module("cryptography")
+    except (ImportError, AttributeError) as e:
+        fail(f"{API_MISSING} ({e})")
+    return create_app, uvicorn

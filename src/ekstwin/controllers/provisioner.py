@@ -14,9 +14,10 @@ from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.controllers import nodeclaim_disruption, nodes_view
-from ekstwin.controllers.base import Deps, Obj, condition
+from ekstwin.controllers.base import Deps, Obj, condition, pod_info
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
+from ekstwin.model.taints import DISRUPTED
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
 from ekstwin.store import indexes
@@ -32,7 +33,32 @@ def _trigger(ev: WatchEvent) -> str | None:
     return KEY if ev.type != "DELETED" and is_provisionable(ev.obj) else None
 
 
-WATCHES = [driver.Watch("Pod", _trigger), driver.Watch("NodeClaim", lambda ev: KEY)]
+def _node_trigger(ev: WatchEvent) -> str | None:
+    return KEY if ev.type != "DELETED" and is_going(ev.obj) else None
+
+
+WATCHES = [driver.Watch("Pod", _trigger), driver.Watch("NodeClaim", lambda ev: KEY),
+           driver.Watch("Node", _node_trigger)]
+
+
+def is_going(node: Obj) -> bool:
+    """A node being deleted or tainted ``karpenter.sh/disrupted``: its pods need a place elsewhere."""
+    return bool(node["metadata"].get("deletionTimestamp")) or any(
+        t.get("key") == DISRUPTED for t in (node.get("spec") or {}).get("taints") or ())
+
+
+def reschedulable_on_going_nodes(deps: Deps) -> list[Obj]:
+    """Active pods of going nodes that a controller will recreate or evict (not daemon or static pods)."""
+    out = []
+    for node in deps.store.list("Node"):
+        if not is_going(node):
+            continue
+        for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, node["metadata"]["name"]):
+            info = pod_info(deps, p)
+            if not (info.is_daemonset or info.owner_kind == "Node" or info.deleting
+                    or info.phase in ("Succeeded", "Failed")):
+                out.append(p)
+    return out
 
 
 def is_provisionable(pod: Obj) -> bool:
@@ -56,7 +82,9 @@ def _window(deps: Deps) -> dict[str, Any]:
 def reconcile(deps: Deps, key: str, now: float) -> Result:
     """Advance the batch window; when it closes, solve and create NodeClaims."""
     w = _window(deps)
+    # pending pods, plus the pods of nodes being deleted, so replacements launch while those nodes drain
     pods = [p for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, "") if is_provisionable(p)]
+    pods += reschedulable_on_going_nodes(deps)
     seen: dict[str, float] = w["seen"]
     live = {p["metadata"]["uid"] for p in pods}
     for uid in [u for u in seen if u not in live]:

@@ -9,6 +9,7 @@ not modelled yet.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ from ekstwin.sim.sim_driver import SimDriver
 from ekstwin.store.store import Store
 
 _ORDER = ("Namespace", "PriorityClass", "EC2NodeClass", "NodePool", "DaemonSet", "PodDisruptionBudget")
+DriverFactory = Callable[[Store, SimClock], SimDriver]
+"""Makes the world's driver from its store and virtual clock (``ekstwin serve`` passes a RealtimeDriver)."""
 BUILTIN_PRIORITY = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
 
 
@@ -61,8 +64,11 @@ def _capacity_settings(objects: tuple[dict[str, Any], ...]) -> CapacitySettings:
                             system_reserved=kubelet.get("systemReserved"), eviction_hard=kubelet.get("evictionHard"))
 
 
-def build(scenario: Scenario, seed: int | None = None) -> World:
-    """Create the world at t=0 with the scenario's initial objects applied."""
+def build(scenario: Scenario, seed: int | None = None, *, driver_factory: DriverFactory = SimDriver) -> World:
+    """Create the world at t=0 with the scenario's initial objects applied.
+
+    ``driver_factory`` swaps the driver (any SimDriver subclass) without changing what it runs.
+    """
     seed = scenario.seed if seed is None else seed
     gc.freeze()  # long-lived catalog/config objects need no cyclic GC passes
     clock = SimClock()
@@ -74,7 +80,7 @@ def build(scenario: Scenario, seed: int | None = None) -> World:
                                settings=_capacity_settings(scenario.objects))
     except EkstwinError as e:
         raise InvalidScenario(str(e), file=scenario.file, obj="Scenario") from None
-    driver = SimDriver(store, clock)
+    driver = driver_factory(store, clock)
     recorder = Recorder(store, clock.now)
     deps = Deps(store=store, recorder=recorder, rngs=rngs, catalog=catalog,
                 table=TypeTable.from_catalog(catalog),
