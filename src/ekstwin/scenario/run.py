@@ -32,9 +32,7 @@ def run_scenario(path: str, *, until: float | None = None, seed: int | None = No
         scenario = loader.with_feature_gates(scenario, feature_gates)
     world = build(scenario, seed)
     horizon = until if until is not None else (scenario.stop_s if scenario.stop_s is not None else DEFAULT_HORIZON_S)
-    for step in scenario.timeline:
-        if step.at_s <= horizon:
-            world.driver.schedule_callback(step.at_s, _action(world, step))
+    schedule_timeline(world, horizon)
     t = 0.0
     while t < horizon:
         t = min(horizon, t + PROGRESS_STEP_S)
@@ -42,6 +40,13 @@ def run_scenario(path: str, *, until: float | None = None, seed: int | None = No
         if progress is not None:
             progress(t, horizon)
     return collect(world, horizon)
+
+
+def schedule_timeline(world: World, horizon: float | None = None) -> None:
+    """Schedule the scenario's timeline steps (up to ``horizon``) on the world's driver."""
+    for step in world.scenario.timeline:
+        if horizon is None or step.at_s <= horizon:
+            world.driver.schedule_callback(step.at_s, _action(world, step))
 
 
 def _action(world: World, step: TimelineStep) -> Callable[[], None]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ekstwin.scenario import loader
-from ekstwin.scenario.run import _action  # the timeline actions `ekstwin run` uses, so both agree
+from ekstwin.scenario.run import schedule_timeline  # the same timeline actions as `ekstwin run`
 from ekstwin.scenario.world import World, build
 from ekstwin.sim.clock import Clock, SimClock
 from ekstwin.sim.realtime_driver import RealtimeDriver
@@ -81,8 +81,7 @@ def serve_world(path: str, speed: float | None, *, seed: int | None = None, wall
     world = build(scenario, seed, driver_factory=factory)
     driver = world.driver
     assert isinstance(driver, RealtimeDriver)
-    for step in scenario.timeline:
-        driver.schedule_callback(step.at_s, _action(world, step))
+    schedule_timeline(world)
     return ServedWorld(world, driver, interval_s)
 
 
