@@ -230,17 +230,14 @@ def _candidate(deps: Deps, claim: Obj, node: Obj, pods: list[PodInfo], now: floa
     itype, ct, zone = labels.get(rq.INSTANCE_TYPE, ""), labels.get(rq.CAPACITY_TYPE, ""), labels.get(rq.ZONE, "")
     price = _price(deps, itype, zone, ct)
     age = now - deps.store.parse_time(claim["metadata"]["creationTimestamp"])
-    expire = claim["spec"].get("expireAfter")
-    expire_s = None if expire in (None, "Never") else nodeclaim_disruption._duration(expire)
-    deletion = [(p, int(str((deps.store.try_get("Pod", p.name, p.namespace) or {"metadata": {}})["metadata"]
-                             .get("annotations", {}).get(cost.DELETION_COST, 0) or 0))) for p in pods]
+    expire_s = nodeclaim_disruption.duration_or_never(claim["spec"].get("expireAfter"))
     drifted = None
     if is_true(claim, "Drifted"):
         cond = next(c for c in claim["status"]["conditions"] if c["type"] == "Drifted")
         drifted = deps.store.parse_time(cond["lastTransitionTime"])
     return Candidate(node=node["metadata"]["name"], nodeclaim=claim["metadata"]["name"],
                      nodepool=labels.get(rq.NODEPOOL, ""), instance_type=itype, capacity_type=ct, zone=zone,
-                     price=price, pods=tuple(pods), disruption_cost=cost.disruption_cost(deletion, age, expire_s),
+                     price=price, pods=tuple(pods), disruption_cost=cost.disruption_cost(pods, age, expire_s),
                      consolidatable=is_true(claim, "Consolidatable"), drifted_at=drifted,
                      capacity=Resources.parse((claim.get("status") or {}).get("capacity")))
 

@@ -87,7 +87,7 @@ def _stamp_pod_event(deps: Deps, claim: Obj, now: float) -> None:
     deps.store.update_status({**claim, "status": {**st, "lastPodEventTime": deps.store.format_time()}})
 
 
-def _duration(text: Any) -> float | None:
+def duration_or_never(text: Any) -> float | None:
     """Seconds of a Karpenter duration; None for "Never" (or absent)."""
     if text is None or str(text) == "Never":
         return None
@@ -96,7 +96,7 @@ def _duration(text: Any) -> float | None:
 
 def _expire(deps: Deps, claim: Obj, now: float) -> Result | None:
     """Delete an expired NodeClaim (None: it is gone); otherwise requeue at its expiry."""
-    expire_after = _duration(claim["spec"].get("expireAfter"))
+    expire_after = duration_or_never(claim["spec"].get("expireAfter"))
     if expire_after is None:
         return Result()
     expires_at = deps.store.parse_time(claim["metadata"]["creationTimestamp"]) + expire_after
@@ -115,7 +115,7 @@ def consolidate_after(pool: Obj | None) -> float | None:
     """The pool's consolidateAfter in seconds (None = Never, or no pool)."""
     if pool is None:
         return None
-    return _duration((pool["spec"].get("disruption") or {}).get("consolidateAfter", "0s"))
+    return duration_or_never((pool["spec"].get("disruption") or {}).get("consolidateAfter", "0s"))
 
 
 def _consolidatable(deps: Deps, claim: Obj, pool: Obj | None, now: float) -> Result:

@@ -26,7 +26,6 @@ from ekstwin.store.watch import WatchEvent
 
 DEPLOYMENTS, REPLICASETS, DAEMONSETS = "deployments", "replicasets", "daemonsets"
 TEMPLATE_HASH = "pod-template-hash"
-DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STATUS_INTERVAL_S = 1.0
 
 # Tolerations the DaemonSet controller adds to every daemon pod.
@@ -155,7 +154,7 @@ def _deletion_rank(p: Obj) -> tuple[int, int, int, int]:
     """Lower ranks are deleted first: unscheduled, pending, not ready, cheaper deletion cost."""
     spec, status = p.get("spec") or {}, p.get("status") or {}
     phase = status.get("phase", "Pending")
-    cost = int((p["metadata"].get("annotations") or {}).get(DELETION_COST, 0))
+    cost = PodInfo.parse(p).deletion_cost
     return (1 if spec.get("nodeName") else 0, {"Pending": 0, "Unknown": 1}.get(phase, 2),
             1 if is_true(p, "Ready") else 0, cost)
 

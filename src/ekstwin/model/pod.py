@@ -20,6 +20,7 @@ from ekstwin.units import resources as res
 DAEMONSET_KIND = "DaemonSet"
 _KREQS: IdentityMemo[PodInfo, req.Requirements] = IdentityMemo(500_000)  # per PodInfo, see karpenter_requirements
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 FIELD_PREFIX = "field:"  # matchFields keys are stored with this prefix (only metadata.name exists)
 # Scoring's stand-ins for containers without requests (kube-scheduler DefaultMilliCPURequest/MemoryRequest)
 NONZERO_CPU_M = 100
@@ -93,6 +94,7 @@ class PodInfo:
     host_ports: tuple[tuple[int, str, str], ...]
     gated: bool
     do_not_disrupt: bool
+    deletion_cost: int  # controller.kubernetes.io/pod-deletion-cost (ReplicaSet scale-down, Karpenter's cost)
     deleting: bool
     phase: str
 
@@ -175,9 +177,18 @@ class PodInfo:
             owner_uid=owner.get("uid") if owner else None, host_ports=_host_ports(spec),
             gated=bool(spec.get("schedulingGates")),
             do_not_disrupt=str(annotations.get(DO_NOT_DISRUPT, "")).lower() == "true",
+            deletion_cost=_int_or_zero(annotations.get(DELETION_COST)),
             deleting=bool(meta.get("deletionTimestamp")),
             phase=str((pod.get("status") or {}).get("phase") or "Pending"),
         )
+
+
+def _int_or_zero(value: Any) -> int:
+    """An integer annotation; anything unparsable counts as 0 (the API server rejects such values)."""
+    try:
+        return int(str(value)) if value is not None else 0
+    except ValueError:
+        return 0
 
 
 def _term_requirements(term: Mapping[str, Any]) -> req.Requirements:

@@ -11,12 +11,10 @@ from collections.abc import Iterable
 
 from ekstwin.model.pod import PodInfo
 
-DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
-
-def pod_cost(pod: PodInfo, deletion_cost: int = 0) -> float:
-    """One pod's eviction cost."""
-    return min(10.0, max(-10.0, 1.0 + deletion_cost / 2**27 + pod.priority / 2**25))
+def pod_cost(pod: PodInfo) -> float:
+    """One pod's eviction cost (its pod-deletion-cost annotation and priority)."""
+    return min(10.0, max(-10.0, 1.0 + pod.deletion_cost / 2**27 + pod.priority / 2**25))
 
 
 def lifetime_remaining(age_s: float, expire_after_s: float | None) -> float:
@@ -26,7 +24,6 @@ def lifetime_remaining(age_s: float, expire_after_s: float | None) -> float:
     return min(1.0, max(0.0, (expire_after_s - age_s) / expire_after_s))
 
 
-def disruption_cost(pods: Iterable[tuple[PodInfo, int]], age_s: float, expire_after_s: float | None) -> float:
-    """Σ pod cost × lifetime remaining over (pod, its pod-deletion-cost annotation) pairs."""
-    remaining = lifetime_remaining(age_s, expire_after_s)
-    return sum(pod_cost(p, dc) for p, dc in pods) * remaining
+def disruption_cost(pods: Iterable[PodInfo], age_s: float, expire_after_s: float | None) -> float:
+    """Σ pod cost × lifetime remaining."""
+    return sum(pod_cost(p) for p in pods) * lifetime_remaining(age_s, expire_after_s)
