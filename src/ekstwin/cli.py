@@ -527,7 +527,7 @@ def serve_command(
     from ekstwin.scenario import serve
     served = serve.serve_world(scenario, rate, seed=seed)
     token = tls.new_token()
-    api = create_app(served.world.store, token=token, on_write=served.wake)
+    api = create_app(served.world.store, token=token, on_write=served.wake, pod_logs=served.pod_logs)
     with tempfile.TemporaryDirectory(prefix="ekstwin-serve-") as tmp:
         ssl: dict[str, str] = {}
         ca_pem = None
@@ -568,3 +568,22 @@ def _api_modules() -> tuple[Any, Any]:
     except (ImportError, AttributeError) as e:
         fail(f"{API_MISSING} ({e})")
     return create_app, uvicorn
+
+
+@bench_app.command("api")
+@reports_errors
+def bench_api(
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes in the store.")] = 1000,
+    pods: Annotated[int, typer.Option(min=1, help="Pods in the store, spread over the nodes.")] = 20_000,
+    watchers: Annotated[int, typer.Option(min=1, help="Concurrent watches during the fan-out phase.")] = 50,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Wall seconds per request-rate phase.")] = 5.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent keep-alive HTTP clients per phase.")] = 4,
+    patches: Annotated[int, typer.Option(min=1, help="Patches written while the watchers listen.")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Request rate of the Kubernetes API (get/list/patch) and watch fan-out, over real HTTP."""
+    create_app, _ = _api_modules()
+    from ekstwin.bench import api as bench_api_mod
+    metrics = bench_api_mod.run(create_app, nodes=nodes, pods=pods, watchers=watchers, seconds=seconds,
+                                clients=clients, patches=patches)
+    _print_metrics(metrics, as_json)

@@ -155,7 +155,7 @@ def test_expired_nodeclaims_are_deleted_and_replaced() -> None:
     w.driver.run_until(900)
     first = w.deps.recorder.decisions
     assert any(d["kind"] == "expiration" for d in first)
-    assert all(p["status"].get("phase") == "Running" for p in w.store.list("Pod"))
+    assert all(p["status"].get("phase") == "Running" for p in w.store.list("Pod", "default"))
 
 
 def test_explain_tells_the_story_of_a_consolidated_node() -> None:

@@ -45,7 +45,7 @@ def test_pods_that_fit_an_in_flight_nodeclaim_are_nominated_not_provisioned_agai
     assert len(w.store.list("NodeClaim")) == 1
     assert any(e["message"].startswith("Pod should schedule on: nodeclaim/") for e in events(w, "Nominated"))
     node = w.store.list("Node")[0]["metadata"]["name"]
-    assert {p["spec"].get("nodeName") for p in w.store.list("Pod")} == {node}
+    assert {p["spec"].get("nodeName") for p in w.store.list("Pod", "default")} == {node}
 
 
 def test_spot_is_chosen_when_the_nodepool_allows_spot_and_on_demand() -> None:
@@ -85,7 +85,7 @@ def test_a_node_becomes_ready_and_initialized_before_pods_bind() -> None:
     (claim,) = w.store.list("NodeClaim")
     ready = {c["type"]: c["lastTransitionTime"] for c in claim["status"]["conditions"]}
     assert ready["Launched"] <= ready["Registered"] <= ready["Initialized"]
-    (pod,) = w.store.list("Pod")
+    (pod,) = w.store.list("Pod", "default")
     assert pod["status"]["phase"] == "Running" and pod["status"]["startTime"] >= ready["Initialized"]
 
 

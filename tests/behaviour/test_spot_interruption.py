@@ -100,7 +100,7 @@ def test_the_interrupted_pool_is_unavailable_for_three_minutes_and_the_replaceme
 def test_pods_of_the_interrupted_node_end_up_running_on_a_new_node(
         interrupted: tuple[World, dict[str, Any], dict[str, Any]]) -> None:
     w, _, node = interrupted
-    pods = w.store.list("Pod")
+    pods = w.store.list("Pod", "default")
     (new_node,) = w.store.list("Node")
     assert new_node["metadata"]["name"] != node["metadata"]["name"]
     assert len(pods) == 3

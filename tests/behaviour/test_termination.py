@@ -18,7 +18,7 @@ def running_world(*objects: dict[str, Any], pool: dict[str, Any] | None = None) 
     w.driver.run_until(DELETE_AT)
     (claim,) = w.store.list("NodeClaim")
     node = claim["status"]["nodeName"]
-    assert all(p["status"]["phase"] == "Running" for p in w.store.list("Pod"))
+    assert all(p["status"]["phase"] == "Running" for p in w.store.list("Pod", "default"))
     return w, node, claim["metadata"]["name"]
 
 
@@ -46,12 +46,12 @@ def instance_of(w: World, node: str) -> Any:
 
 def test_deleting_a_nodeclaim_drains_and_terminates_its_node_and_the_pods_come_back_elsewhere() -> None:
     w, node, claim = running_world(deployment("web", 3, cpu="500m", memory="512Mi"))
-    old_pods = {p["metadata"]["name"] for p in w.store.list("Pod")}
+    old_pods = {p["metadata"]["name"] for p in w.store.list("Pod", "default")}
     w.store.delete("NodeClaim", claim)
     w.driver.run_until(DELETE_AT + 300)
     assert w.store.try_get("Node", node) is None and w.store.try_get("NodeClaim", claim) is None
     assert instance_of(w, node).state == "terminated"
-    pods = w.store.list("Pod")
+    pods = w.store.list("Pod", "default")
     assert len(pods) == 3 and not old_pods & {p["metadata"]["name"] for p in pods}
     assert all(p["spec"].get("nodeName") in (None, *[n["metadata"]["name"] for n in w.store.list("Node")])
                for p in pods)
@@ -83,7 +83,7 @@ def test_daemon_pods_are_evicted_only_after_the_non_daemon_pods_are_gone() -> No
     def watch(ev: WatchEvent) -> None:
         if ev.obj["metadata"]["name"] == "agent" and ev.obj["metadata"].get("deletionTimestamp") \
                 and ev.old is not None and not ev.old["metadata"].get("deletionTimestamp"):
-            web_left_when_agent_evicted.append(sum(1 for p in w.store.list("Pod")
+            web_left_when_agent_evicted.append(sum(1 for p in w.store.list("Pod", "default")
                                                    if p["metadata"]["name"].startswith("web")
                                                    and p["spec"].get("nodeName") == node))
 
@@ -99,7 +99,7 @@ def test_a_pdb_with_max_unavailable_zero_blocks_the_drain_until_it_is_deleted() 
     w.store.delete("NodeClaim", claim)
     w.driver.run_until(DELETE_AT + 600)
     assert w.store.try_get("Node", node) is not None
-    pods = w.store.list("Pod")
+    pods = w.store.list("Pod", "default")
     assert all(p["spec"]["nodeName"] == node and p["status"]["phase"] == "Running"
                and not p["metadata"].get("deletionTimestamp") for p in pods)
     assert any(e["message"].startswith("Failed to drain node, evicting pod violates a PDB (Pod=default/web-")
@@ -116,7 +116,7 @@ def test_a_do_not_disrupt_pod_blocks_the_drain_until_the_grace_period_then_the_i
     deadline = DELETE_AT + 300
     w.store.delete("NodeClaim", claim)
     w.driver.run_until(deadline - 1)
-    (pod,) = w.store.list("Pod")
+    (pod,) = w.store.list("Pod", "default")
     assert pod["spec"]["nodeName"] == node and not pod["metadata"].get("deletionTimestamp")
     assert instance_of(w, node).state == "running"
     w.driver.run_until(deadline + 60)
@@ -134,9 +134,9 @@ def test_a_pod_whose_grace_period_would_outlast_the_deadline_is_deleted_that_lon
     deadline = DELETE_AT + 300
     w.store.delete("NodeClaim", claim)
     w.driver.run_until(deadline - 31)
-    assert not w.store.list("Pod")[0]["metadata"].get("deletionTimestamp")
+    assert not w.store.list("Pod", "default")[0]["metadata"].get("deletionTimestamp")
     w.driver.run_until(deadline - 30)
-    (pod,) = [p for p in w.store.list("Pod") if p["spec"].get("nodeName") == node]
+    (pod,) = [p for p in w.store.list("Pod", "default") if p["spec"].get("nodeName") == node]
     assert pod["metadata"]["deletionTimestamp"] == w.store.format_time(deadline - 30)
     assert pod["metadata"]["deletionGracePeriodSeconds"] == 30
     (disrupted,) = events(w, "Disrupted")

@@ -207,8 +207,8 @@ def test_serve_writes_the_kubeconfig_hands_the_token_to_the_app_and_runs_the_ser
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen: dict[str, Any] = {}
 
-    def create_app(store: object, *, token: str | None = None, on_write: Any = None) -> str:
-        seen.update(store=store, token=token, on_write=on_write)
+    def create_app(store: object, *, token: str | None = None, on_write: Any = None, pod_logs: Any = None) -> str:
+        seen.update(store=store, token=token, on_write=on_write, pod_logs=pod_logs)
         return "asgi-app"
 
     class Config:
@@ -222,6 +222,8 @@ def test_serve_writes_the_kubeconfig_hands_the_token_to_the_app_and_runs_the_ser
     result = runner.invoke(app, ["serve", SPOT_TO_SPOT, "--speed", "max", "--port", "7443",
                                  "--kubeconfig", str(kubeconfig)])
     assert result.exit_code == 0, result.output
+    served = seen["pod_logs"].__self__  # the served world's provider: Karpenter's lines for its pod
+    assert isinstance(served, serve.ServedWorld) and seen["on_write"] == served.wake
     config = yaml.safe_load(kubeconfig.read_text())
     assert config["users"][0]["user"]["token"] == seen["token"]
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:7443"

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ekstwin.api import discovery, tables
+from ekstwin.api import discovery, logs, tables
 from ekstwin.api import status as st
 from ekstwin.api.handlers import Handlers, Reply, Target
 from ekstwin.api.watch import Watcher
@@ -31,7 +31,8 @@ _OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 
 
 def create_app(store: Store, *, token: str | None = None, on_write: Callable[[], None] | None = None,
-               bookmark_interval: float = 30.0) -> Starlette:
+               bookmark_interval: float = 30.0, pod_logs: logs.PodLogs | None = None,
+               follow_timeout: float = 3600.0) -> Starlette:
     """A Kubernetes-compatible API over ``store``.
 
     Args:
@@ -39,8 +40,10 @@ def create_app(store: Store, *, token: str | None = None, on_write: Callable[[],
         token: when set, every request but the health probes needs ``Authorization: Bearer <token>``.
         on_write: called after every write that reached the store (wakes the real-time driver).
         bookmark_interval: seconds of quiet after which a watch that allows bookmarks gets one.
+        pod_logs: ``(namespace, pod) -> lines`` for the pod ``log`` subresource (None: every pod's log is empty).
+        follow_timeout: wall seconds after which a ``log?follow=true`` response ends.
     """
-    api = _Api(store, Handlers(store, on_write), bookmark_interval)
+    api = _Api(store, Handlers(store, on_write), bookmark_interval, pod_logs, follow_timeout)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [
         Route("/version", lambda _: JSONResponse(discovery.version())),
@@ -85,11 +88,14 @@ def _segments(request: Request) -> list[str]:
 
 
 class _Api:
-    def __init__(self, store: Store, handlers: Handlers, bookmark_interval: float) -> None:
+    def __init__(self, store: Store, handlers: Handlers, bookmark_interval: float, pod_logs: logs.PodLogs | None,
+                 follow_timeout: float) -> None:
         self.store = store
         self.handlers = handlers
         self.registry = store.registry
         self.bookmark_interval = bookmark_interval
+        self.pod_logs: logs.PodLogs = pod_logs or (lambda _ns, _name: [])
+        self.follow_timeout = follow_timeout
 
     async def openapi_v3(self, request: Request) -> Response:
         doc = discovery.openapi_v3_group(self.registry, str(request.path_params["rest"]).strip("/"))
@@ -135,7 +141,8 @@ class _Api:
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if sub is not None and not ((sub == "status" and discovery.has_status(info))
-                                    or (sub == "scale" and info.kind in discovery.SCALABLE)):
+                                    or (sub == "scale" and info.kind in discovery.SCALABLE)
+                                    or (sub == "log" and info.kind in discovery.HAS_LOG)):
             raise st.no_such_path()
         return Target(info, ns, name, sub)
 
@@ -146,6 +153,10 @@ class _Api:
     async def _resource(self, request: Request, t: Target) -> Response:
         params = dict(request.query_params)
         method = request.method
+        if t.subresource == "log":
+            if method != "GET":
+                return _error(st.method_not_allowed(method))
+            return self._log(t, params)
         if method == "GET":
             return self._read(request, t, params)
         body = await _body(request)
@@ -171,6 +182,22 @@ class _Api:
             return JSONResponse(render(self.handlers.get(t)))
         items = self.handlers.select(t, params)
         return JSONResponse(self._table(t, items, include) if as_table else self.handlers.list_objects(t, params))
+
+    def _log(self, t: Target, params: dict[str, str]) -> Response:
+        """``pods/{name}/log``: the provider's lines as plain text (404 Status when the pod does not exist)."""
+        pod = Target(t.info, t.namespace, t.name)
+        self.handlers.get(pod)
+        ns, name = str(t.namespace), str(t.name)
+        tail = logs.tail_lines(params)
+        stamps = logs.flag(params, "timestamps")
+        if logs.flag(params, "follow"):
+            exists = lambda: self.store.try_get("Pod", name, ns) is not None  # noqa: E731
+            chunks = logs.follow(self.pod_logs, ns, name, tail=tail, timestamps=stamps, now=self.store.format_time,
+                                 pod_exists=exists, timeout_s=self.follow_timeout)
+            return StreamingResponse(chunks, media_type="text/plain")
+        text = logs.render(logs.select(self.pod_logs(ns, name), tail), timestamps=stamps,
+                           now=self.store.format_time)
+        return PlainTextResponse(text)
 
     def _table(self, t: Target, objs: list[Obj], include: str) -> Obj:
         now = self.store.parse_time(self.store.format_time())

@@ -19,6 +19,8 @@ _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "updat
 NO_STATUS = frozenset({"Event", "ConfigMap", "PriorityClass", "Lease"})
 """Kinds without a status subresource (their status, if any, is written through the main resource)."""
 SCALABLE = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+HAS_LOG = frozenset({"Pod"})
+"""Kinds with a ``log`` subresource (``pods/log``, served as plain text)."""
 
 
 LEGACY_VERSIONS: dict[str, tuple[str, ...]] = {"karpenter.sh": ("v1beta1",), "karpenter.k8s.aws": ("v1beta1",)}
@@ -94,6 +96,8 @@ def resource_list(registry: KindRegistry, group: str, version: str) -> Obj | Non
             scale = {**_subresource(info, "scale", "Scale", ["get", "patch", "update"]),
                      "group": "autoscaling", "version": "v1"}
             resources.append(scale)
+        if info.kind in HAS_LOG:
+            resources.append(_subresource(info, "log", info.kind, ["get"]))
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 

@@ -18,6 +18,7 @@ from collections import Counter
 
 from ekstwin.controllers.base import Deps, pod_info
 from ekstwin.model import requirements as rq
+from ekstwin.model.pod import is_control_plane
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
 from ekstwin.store.watch import WatchEvent
@@ -60,6 +61,8 @@ def _sample(deps: Deps) -> None:
     phases: Counter[str] = Counter()
     requested = res.EMPTY
     for p in store.list("Pod"):
+        if is_control_plane(p):  # the Karpenter controller's own pod stands outside the data plane
+            continue
         info = pod_info(deps, p)
         phases[info.phase] += 1
         if info.node_name and info.phase not in ("Succeeded", "Failed"):

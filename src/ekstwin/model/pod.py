@@ -25,6 +25,9 @@ FIELD_PREFIX = "field:"  # matchFields keys are stored with this prefix (only me
 # Scoring's stand-ins for containers without requests (kube-scheduler DefaultMilliCPURequest/MemoryRequest)
 NONZERO_CPU_M = 100
 NONZERO_MEMORY_B = 200 * 1024 * 1024
+CONTROL_PLANE_SCHEDULER = "ekstwin-control-plane"
+"""``spec.schedulerName`` of pods that stand for components outside the simulated data plane (the Karpenter
+controller): no scheduler binds them, Karpenter never provisions for them, reports and metrics leave them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,11 @@ class PodInfo:
             deleting=bool(meta.get("deletionTimestamp")),
             phase=str((pod.get("status") or {}).get("phase") or "Pending"),
         )
+
+
+def is_control_plane(pod: Mapping[str, Any]) -> bool:
+    """True for a pod outside the simulated data plane (``spec.schedulerName: ekstwin-control-plane``)."""
+    return (pod.get("spec") or {}).get("schedulerName") == CONTROL_PLANE_SCHEDULER
 
 
 def _int_or_zero(value: Any) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ekstwin.controllers import interruption
 from ekstwin.errors import CloudError, InvalidInput, InvalidScenario, NotFound
+from ekstwin.model.pod import is_control_plane
 from ekstwin.scenario import loader
 from ekstwin.scenario.config import TimelineStep
 from ekstwin.scenario.result import KINDS, RunResult
@@ -105,6 +106,8 @@ def collect(world: World, horizon: float) -> RunResult:
     """Turn the world's final state and records into a ``RunResult``."""
     store = world.store
     objects: dict[str, list[dict[str, Any]]] = {k: store.list(_PLURAL_KIND[k]) for k in KINDS}
+    # the report is about the simulated data plane: leave out the Karpenter controller's own pod
+    objects["pods"] = [p for p in objects["pods"] if not is_control_plane(p)]
     events = sorted(store.list("Event"), key=lambda e: (e.get("firstTimestamp", ""), e["metadata"]["name"]))
     ec2 = world.deps.ec2
     running = ec2.instances(states=("pending", "running"))

@@ -3,6 +3,8 @@
 ``serve_world`` builds the same world ``ekstwin run`` does (initial objects at t=0, the timeline
 scheduled) but on a ``RealtimeDriver``. ``ServedWorld.pump`` advances it every ``interval_s`` of wall
 time; the HTTP API calls ``ServedWorld.wake`` after each write so the controllers react at once.
+``ServedWorld.pod_logs`` is the API's pod-log provider: the Karpenter controller's pod prints the twin's
+Karpenter log lines (compact JSON, one object a line, as Karpenter's zap logger does); other pods print nothing.
 ``serve_forever`` runs a server and the pump side by side until the server stops.
 
 Threading: the pump and ``wake`` hold ``ServedWorld.lock``. An API whose handlers run in worker threads
@@ -14,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ekstwin.scenario import loader
+from ekstwin.model.pod import is_control_plane
+from ekstwin.scenario import addons, loader
 from ekstwin.scenario.run import schedule_timeline  # the same timeline actions as `ekstwin run`
 from ekstwin.scenario.world import World, build
 from ekstwin.sim.clock import Clock, SimClock
@@ -46,6 +50,18 @@ class ServedWorld:
     interval_s: float = DEFAULT_INTERVAL_S
     lock: threading.RLock = field(default_factory=threading.RLock)
     pumps: int = 0
+    _log_lines: list[str] = field(default_factory=list, repr=False)
+
+    def pod_logs(self, namespace: str, name: str) -> list[str]:
+        """The log lines of pod ``namespace/name``: Karpenter's for the controller's pod, none for the rest."""
+        with self.lock:
+            pod = self.world.store.try_get("Pod", name, namespace)
+            if pod is None or not _is_karpenter(pod):
+                return []
+            recorded = self.world.deps.recorder.logs
+            rendered = self._log_lines  # the recorder only appends: render each line once
+            rendered.extend(json.dumps(line, separators=(",", ":")) for line in recorded[len(rendered):])
+            return list(rendered)
 
     def pump_once(self) -> float:
         """Advance to the wall clock's now; returns the virtual time reached."""
@@ -83,6 +99,13 @@ def serve_world(path: str, speed: float | None, *, seed: int | None = None, wall
     assert isinstance(driver, RealtimeDriver)
     schedule_timeline(world)
     return ServedWorld(world, driver, interval_s)
+
+
+def _is_karpenter(pod: dict[str, object]) -> bool:
+    meta = pod.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return (is_control_plane(pod) and isinstance(labels, dict)
+            and labels.get("app.kubernetes.io/name") == addons.KARPENTER_LABELS["app.kubernetes.io/name"])
 
 
 def _realtime(store: Store, clock: SimClock, *, speed: float | None, wall: Clock | None) -> RealtimeDriver:

@@ -3,7 +3,8 @@
 Initial objects are applied at t=0 in dependency order (namespaces and priority classes first, then
 node classes and pools, then workloads). The catalog's capacity settings come from the first
 EC2NodeClass (AMI family and kubelet block); several node classes with different kubelet settings are
-not modelled yet.
+not modelled yet. With the Karpenter autoscaler, the world also holds the Karpenter controller's Pod
+(``addons.karpenter_controller``: outside the simulated data plane, never scheduled or provisioned for).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def build(scenario: Scenario, seed: int | None = None, *, driver_factory: Driver
     if cluster.daemonsets == "eks-default":
         initial = addons.eks_default() + initial
     apply_objects(world, initial, f"{scenario.file}: spec.manifests")
+    if cluster.autoscaler == "karpenter":  # after the scenario's objects, so theirs keep the same uids
+        controller = addons.karpenter_controller(seed, cluster.karpenter_version, store.format_time())
+        apply_objects(world, controller, "karpenter controller")
     return world
 
 
