@@ -228,3 +228,10 @@ def test_nodepool_served_in_v1_and_v1beta1(store: Store, url: str) -> None:
     r = call(store, "POST", url, nodepool)
     assert r.status_code == 201, r.json()
     assert store.get("NodePool", "default")["apiVersion"] == "karpenter.sh/v1"
+
+
+def test_a_node_name_equality_is_read_out_of_a_field_selector_for_the_index() -> None:
+    from ekstwin.api import query
+
+    assert query.field_equals("spec.nodeName=n1,status.phase=Running", "spec.nodeName") == "n1"
+    assert query.field_equals("spec.nodeName!=n1", "spec.nodeName") is None

@@ -181,7 +181,8 @@ class _Api:
         if t.name is not None:
             return JSONResponse(render(self.handlers.get(t)))
         items = self.handlers.select(t, params)
-        return JSONResponse(self._table(t, items, include) if as_table else self.handlers.list_objects(t, params))
+        body = self._table(t, items, include) if as_table else self.handlers.list_objects(t, params, items)
+        return JSONResponse(body)
 
     def _log(self, t: Target, params: dict[str, str]) -> Response:
         """``pods/{name}/log``: the provider's lines as plain text (404 Status when the pod does not exist)."""

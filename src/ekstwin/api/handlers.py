@@ -17,6 +17,7 @@ from ekstwin.api import status as st
 from ekstwin.errors import Conflict, InvalidInput, NotFound
 from ekstwin.model import defaults, manifests
 from ekstwin.model.kinds import KindInfo
+from ekstwin.store import indexes
 from ekstwin.store.store import Store, merge_patch
 
 Obj = dict[str, Any]
@@ -57,8 +58,10 @@ class Handlers:
 
     # ---- reads ---------------------------------------------------------------------------------------
 
-    def list_objects(self, t: Target, params: Params) -> Obj:
-        items = self.select(t, params)
+    def list_objects(self, t: Target, params: Params, items: list[Obj] | None = None) -> Obj:
+        """A List of ``items`` (selected from ``params`` when not given)."""
+        if items is None:
+            items = self.select(t, params)
         return {"kind": t.info.list_kind, "apiVersion": t.info.api_version,
                 "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": items}
 
@@ -66,7 +69,13 @@ class Handlers:
         """Objects in ``t``'s namespace that match the request's label and field selectors."""
         labels = query.label_selector(params.get("labelSelector"))
         fields = query.field_selector(params.get("fieldSelector"))
-        items = self.store.list(t.info.kind, t.namespace, labels)
+        node = query.field_equals(params.get("fieldSelector"), "spec.nodeName") if t.info.kind == "Pod" else None
+        if node is not None:  # the store indexes pods by node: no scan of every pod
+            items = [o for o in self.store.by_index("Pod", indexes.POD_NODE_NAME, node)
+                     if (t.namespace is None or o["metadata"].get("namespace") == t.namespace)
+                     and (labels is None or labels(o["metadata"].get("labels") or {}))]
+        else:
+            items = self.store.list(t.info.kind, t.namespace, labels)
         return items if fields is None else [o for o in items if fields(o)]
 
     def get(self, t: Target) -> Obj:

@@ -80,6 +80,18 @@ def field_selector(text: str | None) -> ObjPredicate | None:
     return matches
 
 
+def field_equals(text: str | None, path: str) -> str | None:
+    """The value a field selector requires ``path`` to equal (``path=v`` or ``path==v``), if any.
+
+    Lets a LIST use an index (e.g. pods by ``spec.nodeName``) before the full predicate runs.
+    """
+    for term in _terms(text or ""):
+        m = _EQ.match(term)
+        if m is not None and m.group(1) == path and m.group(2) != "!=":
+            return m.group(3)
+    return None
+
+
 def _field(obj: Mapping[str, Any], path: list[str]) -> str:
     """The field's text, or "" when absent (an unset spec.nodeName matches ``spec.nodeName=``)."""
     cur: Any = obj
