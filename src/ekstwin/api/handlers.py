@@ -227,15 +227,12 @@ class Handlers:
 
 
 def as_served(info: KindInfo, obj: Obj) -> Obj:
-    """``obj`` labelled with the apiVersion of the URL it is read through.
-
-    Only the label changes for a legacy version (the twin cannot convert v1 back to v1beta1), but kubectl
-    apply refuses to patch an object whose apiVersion differs from its manifest's, and a patch computed
-    against the relabelled object is converted forward again on write.
-    """
+    """``obj`` as the apiVersion of the URL it is read through shows it (Karpenter v1beta1 objects are
+    converted back from the stored v1, so kubectl apply can diff a v1beta1 manifest against them; a patch
+    computed against that view is converted forward again on write)."""
     if obj.get("apiVersion") == info.api_version:
         return obj
-    return {**obj, "apiVersion": info.api_version}
+    return manifests.to_served_version(obj, info.api_version)
 
 
 def _conflict_reason(message: str) -> str:

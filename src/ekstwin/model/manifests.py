@@ -725,3 +725,50 @@ def _summarise(errors: list[InvalidScenario]) -> ManifestErrors:
     err = ManifestErrors(reason, file=head.file, obj=head.obj, field=head.field)
     err.errors = errors
     return err
+
+
+# --------------------------------------------------------------------------------------------------------
+# back to a served legacy version (the API reads v1beta1 Karpenter objects through their v1beta1 URLs)
+
+
+def to_served_version(obj: Mapping[str, Any], api_version: str) -> dict[str, Any]:
+    """The stored (v1) object as ``api_version`` shows it: the inverse of ``to_storage_version`` for the
+    Karpenter v1beta1 kinds, so ``kubectl apply`` of a v1beta1 manifest can diff and patch what it reads.
+
+    Other kinds and versions only get the apiVersion label. Fields v1beta1 cannot express are dropped
+    (they are recomputed by ``to_storage_version`` on the next write).
+    """
+    out = copy.deepcopy(dict(obj))
+    out["apiVersion"] = api_version
+    if not api_version.endswith("/v1beta1"):
+        return out
+    if out.get("kind") == "NodePool":
+        _nodepool_to_v1beta1(out)
+    elif out.get("kind") == "EC2NodeClass":
+        spec = _child(out, "spec")
+        family = spec.get("amiFamily")
+        if family and spec.get("amiSelectorTerms") == [{"alias": f"{str(family).lower()}@latest"}]:
+            del spec["amiSelectorTerms"]  # added by the forward conversion
+    return out
+
+
+def _nodepool_to_v1beta1(np: dict[str, Any]) -> None:
+    spec = _child(np, "spec")
+    template_spec = _child(_child(spec, "template"), "spec")
+    disruption = dict(spec.get("disruption") or {})
+    if disruption.get("consolidationPolicy") == "WhenEmptyOrUnderutilized":
+        disruption["consolidationPolicy"] = "WhenUnderutilized"
+        if disruption.get("consolidateAfter") == "0s":
+            del disruption["consolidateAfter"]  # v1beta1 allows consolidateAfter only with WhenEmpty
+    if "expireAfter" in template_spec:
+        disruption["expireAfter"] = template_spec.pop("expireAfter")
+    spec["disruption"] = disruption
+    ref = template_spec.get("nodeClassRef")
+    if isinstance(ref, dict):
+        group = ref.get("group", "karpenter.k8s.aws")
+        template_spec["nodeClassRef"] = {"apiVersion": f"{group}/v1beta1", "kind": ref.get("kind", "EC2NodeClass"),
+                                         "name": ref.get("name")}
+    annotations = _child(_child(np, "metadata"), "annotations")
+    kubelet = annotations.pop(V1BETA1_KUBELET_ANNOTATION, None)
+    if kubelet is not None:
+        template_spec["kubelet"] = json.loads(kubelet)
