@@ -525,7 +525,8 @@ def serve_command(
     create_app, uvicorn = _api_modules()
     from ekstwin.api import tls
     from ekstwin.scenario import serve
-    served = serve.serve_world(scenario, rate, seed=seed)
+    # timestamps start at the real start time, so kubectl's AGE columns read naturally
+    served = serve.serve_world(scenario, rate, seed=seed, epoch=datetime.now(UTC).replace(microsecond=0))
     token = tls.new_token()
     api = create_app(served.world.store, token=token, on_write=served.wake, pod_logs=served.pod_logs)
     with tempfile.TemporaryDirectory(prefix="ekstwin-serve-") as tmp:

@@ -19,6 +19,7 @@ import functools
 import json
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from ekstwin.model.pod import is_control_plane
@@ -27,7 +28,7 @@ from ekstwin.scenario.run import schedule_timeline  # the same timeline actions 
 from ekstwin.scenario.world import World, build
 from ekstwin.sim.clock import Clock, SimClock
 from ekstwin.sim.realtime_driver import RealtimeDriver
-from ekstwin.store.store import Store
+from ekstwin.store.store import DEFAULT_EPOCH, Store
 
 DEFAULT_INTERVAL_S = 0.05
 """Wall seconds between pumps: fine enough for kubectl, coarse enough to cost nothing when idle."""
@@ -86,7 +87,7 @@ class ServedWorld:
 
 
 def serve_world(path: str, speed: float | None, *, seed: int | None = None, wall: Clock | None = None,
-                interval_s: float = DEFAULT_INTERVAL_S) -> ServedWorld:
+                interval_s: float = DEFAULT_INTERVAL_S, epoch: datetime | None = None) -> ServedWorld:
     """Load the scenario at ``path`` and build its world on a RealtimeDriver at ``speed`` (None: max).
 
     ``wall`` is the real clock (tests pass a settable one). Every timeline step is scheduled: serving
@@ -94,7 +95,7 @@ def serve_world(path: str, speed: float | None, *, seed: int | None = None, wall
     """
     scenario = loader.load_scenario(path)
     factory = functools.partial(_realtime, speed=speed, wall=wall)
-    world = build(scenario, seed, driver_factory=factory)
+    world = build(scenario, seed, driver_factory=factory, epoch=epoch or DEFAULT_EPOCH)
     driver = world.driver
     assert isinstance(driver, RealtimeDriver)
     schedule_timeline(world)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
@@ -29,7 +30,7 @@ from ekstwin.scenario import addons
 from ekstwin.scenario.config import Scenario
 from ekstwin.sim.clock import SimClock
 from ekstwin.sim.sim_driver import SimDriver
-from ekstwin.store.store import Store
+from ekstwin.store.store import DEFAULT_EPOCH, Store
 
 _ORDER = ("Namespace", "PriorityClass", "EC2NodeClass", "NodePool", "DaemonSet", "PodDisruptionBudget")
 DriverFactory = Callable[[Store, SimClock], SimDriver]
@@ -65,15 +66,19 @@ def _capacity_settings(objects: tuple[dict[str, Any], ...]) -> CapacitySettings:
                             system_reserved=kubelet.get("systemReserved"), eviction_hard=kubelet.get("evictionHard"))
 
 
-def build(scenario: Scenario, seed: int | None = None, *, driver_factory: DriverFactory = SimDriver) -> World:
+def build(scenario: Scenario, seed: int | None = None, *, driver_factory: DriverFactory = SimDriver,
+          epoch: datetime = DEFAULT_EPOCH) -> World:
     """Create the world at t=0 with the scenario's initial objects applied.
+
+    ``epoch`` is the wall-clock instant of t=0 in timestamps (a fixed date for runs, so output repeats;
+    the real start time when serving, so kubectl's ages make sense).
 
     ``driver_factory`` swaps the driver (any SimDriver subclass) without changing what it runs.
     """
     seed = scenario.seed if seed is None else seed
     gc.freeze()  # long-lived catalog/config objects need no cyclic GC passes
     clock = SimClock()
-    store = Store(clock.now, seed=seed)
+    store = Store(clock.now, epoch, seed=seed)
     rngs = Streams(seed)
     cluster = scenario.cluster
     try:
