@@ -94,7 +94,8 @@ def serve_world(path: str, speed: float | None, *, seed: int | None = None, wall
     has no horizon, so the scenario's ``stop`` is ignored.
     """
     scenario = loader.load_scenario(path)
-    factory = functools.partial(_realtime, speed=speed, wall=wall)
+    # max mode stops at the scenario's stop time (if any): past it, only API writes move anything
+    factory = functools.partial(_realtime, speed=speed, wall=wall, horizon=scenario.stop_s)
     world = build(scenario, seed, driver_factory=factory, epoch=epoch or DEFAULT_EPOCH)
     driver = world.driver
     assert isinstance(driver, RealtimeDriver)
@@ -109,8 +110,9 @@ def _is_karpenter(pod: dict[str, object]) -> bool:
             and labels.get("app.kubernetes.io/name") == addons.KARPENTER_LABELS["app.kubernetes.io/name"])
 
 
-def _realtime(store: Store, clock: SimClock, *, speed: float | None, wall: Clock | None) -> RealtimeDriver:
-    return RealtimeDriver(store, clock, speed=speed, wall=wall)
+def _realtime(store: Store, clock: SimClock, *, speed: float | None, wall: Clock | None,
+              horizon: float | None) -> RealtimeDriver:
+    return RealtimeDriver(store, clock, speed=speed, wall=wall, horizon=horizon)
 
 
 async def serve_forever(served: ServedWorld, server: Server) -> None:

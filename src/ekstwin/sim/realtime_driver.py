@@ -39,8 +39,12 @@ class RealtimeDriver(sim_driver.SimDriver):
     def __init__(self, store: store_mod.Store, clock: clock_mod.SimClock, *, speed: float | None,
                  wall: clock_mod.Clock | None = None,
                  max_steps_per_pump: int = DEFAULT_MAX_STEPS_PER_PUMP, slice_s: float = DEFAULT_SLICE_S,
-                 behind_warn_s: float = DEFAULT_BEHIND_WARN_S, record_trace: bool = False) -> None:
+                 behind_warn_s: float = DEFAULT_BEHIND_WARN_S, record_trace: bool = False,
+                 horizon: float | None = None) -> None:
         """``clock`` is the virtual clock the store reads; ``wall`` gives real seconds (default: monotonic).
+
+        ``horizon`` stops max mode from running past that virtual time (controllers requeue themselves, so
+        "as fast as possible" would otherwise never stop; API writes are still served at the horizon).
 
         Raises:
             ValueError: ``speed`` is not positive and finite.
@@ -55,6 +59,7 @@ class RealtimeDriver(sim_driver.SimDriver):
         self.behind_warn_s = behind_warn_s
         self.lag_s = 0.0
         """Wall seconds the earliest entry of the last pump was overdue (0 when on time)."""
+        self.horizon = horizon
         self._origin: tuple[float, float] | None = None  # (wall0, virtual start), set by start()
         self._last_warning = -math.inf
 
@@ -90,8 +95,12 @@ class RealtimeDriver(sim_driver.SimDriver):
         return self.clock.now()
 
     def wake(self) -> float:
-        """Run what a write just enqueued (and anything else due by now); call it after each API write."""
-        return self.advance_to_wall()
+        """Run what a write just enqueued, at the current virtual time; call it after each API write.
+
+        Time itself only moves in pumps (``advance_to_wall``), so a burst of writes cannot race the clock.
+        """
+        self.kernel.run_until(self.clock.now())
+        return self.clock.now()
 
     def idle(self) -> bool:
         """True when nothing at all is scheduled (a max-mode pump loop can then sleep)."""
@@ -102,6 +111,8 @@ class RealtimeDriver(sim_driver.SimDriver):
     def _run_slice(self, started: float) -> None:
         # Check the wall clock between entries, not in them: a single reconcile is never interrupted.
         for _ in range(self.max_steps_per_pump):
+            if self.horizon is not None and self.kernel.peek() > self.horizon:
+                return
             if not self.kernel.step():
                 return
             if self.wall.now() - started >= self.slice_s:

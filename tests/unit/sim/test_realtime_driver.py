@@ -175,3 +175,24 @@ def test_a_speed_that_is_not_a_positive_finite_number_is_rejected(speed: float) 
     clock = SimClock()
     with pytest.raises(ValueError, match="speed"):
         RealtimeDriver(Store(clock.now), clock, speed=speed)
+
+
+def test_speed_max_stops_at_its_horizon_however_often_it_is_pumped() -> None:
+    _, d, _ = realtime(None, horizon=3.0)
+    runs: Runs = []
+    d.register("ticker", recording(runs, Result(requeue_after=1)))
+    d.enqueue("ticker", "k")
+    for _ in range(3):
+        d.advance_to_wall()
+    assert [t for t, _ in runs] == [0, 1, 2, 3]
+
+
+def test_wake_runs_what_is_due_now_without_moving_the_clock() -> None:
+    store, d, _ = realtime(None)
+    runs: Runs = []
+    d.register("watcher", recording(runs), [driver.Watch("ConfigMap", driver.by_object)])
+    d.register("later", recording(runs))
+    d.enqueue("later", "k", at=50.0)
+    store.create(configmap("a"))
+    assert d.wake() == 0.0
+    assert runs == [(0.0, "default/a")]
