@@ -5,6 +5,8 @@ The curated public API (everything else is internal and may change):
 * ``run_scenario(path, until=None, seed=None)`` → ``RunResult``: run a scenario file to its horizon.
 * ``load_scenario(path)`` → ``Scenario``: load and validate a scenario without running it.
 * ``load_catalog(region, zones=None, seed=0)`` → ``Catalog``: the bundled EC2 catalog of a region.
+* ``Twin.from_scenario(path, seed=None)`` → ``Twin``: step through Karpenter's decisions
+  (``provision_once``, ``disrupt_once``, ``advance``, ``now``, ``objects``, ``decisions``).
 * ``EkstwinError`` / ``InvalidInput`` / ``InvalidScenario``: the errors bad input raises.
 
 Names are imported lazily so ``import ekstwin`` stays cheap.
@@ -22,10 +24,11 @@ if TYPE_CHECKING:
     from ekstwin.scenario.loader import load_scenario
     from ekstwin.scenario.result import RunResult
     from ekstwin.scenario.run import run_scenario
+    from ekstwin.twin import Twin
 
 __version__ = "0.1.0"
-__all__ = ["Catalog", "EkstwinError", "InvalidInput", "InvalidScenario", "RunResult", "Scenario", "__version__",
-           "load_catalog", "load_scenario", "run_scenario"]
+__all__ = ["Catalog", "EkstwinError", "InvalidInput", "InvalidScenario", "RunResult", "Scenario", "Twin",
+           "__version__", "load_catalog", "load_scenario", "run_scenario"]
 
 _LAZY = {
     "run_scenario": ("ekstwin.scenario.run", "run_scenario"),
@@ -34,6 +37,7 @@ _LAZY = {
     "RunResult": ("ekstwin.scenario.result", "RunResult"),
     "load_catalog": ("ekstwin.catalog.catalog", "load_catalog"),
     "Catalog": ("ekstwin.catalog.catalog", "Catalog"),
+    "Twin": ("ekstwin.twin", "Twin"),
 }
 
 

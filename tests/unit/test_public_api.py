@@ -5,7 +5,8 @@ import ekstwin
 
 def test_public_api_is_the_curated_list() -> None:
     assert sorted(ekstwin.__all__) == ["Catalog", "EkstwinError", "InvalidInput", "InvalidScenario", "RunResult",
-                                       "Scenario", "__version__", "load_catalog", "load_scenario", "run_scenario"]
+                                       "Scenario", "Twin", "__version__", "load_catalog", "load_scenario",
+                                       "run_scenario"]
 
 
 def test_every_public_name_resolves() -> None:

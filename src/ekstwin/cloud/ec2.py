@@ -425,6 +425,43 @@ class EC2:
             self._spot.on_launch(instance.instance_id, times[RUNNING], pool.interruption_bucket)
         return instance
 
+    def adopt(self, instance_id: str, instance_type: str, zone: str, capacity_type: str, now: float, *,
+              private_ip: str = "", private_dns_name: str = "", tags: Mapping[str, str] | None = None,
+              ready: bool = True) -> Instance:
+        """Record an instance that already exists (a node of an adopted cluster): ``running`` and
+        registered at ``now``, billed from ``now`` at the catalog price of its offering.
+
+        ``ready=False`` plans its ``ready`` milestone a sampled delay later (a node still booting). A spot
+        instance is exposed to EC2's interruptions like a launched one. No CreateFleet call is recorded.
+
+        Raises:
+            InvalidInput: the id is taken, or the type, zone or capacity type is not in the catalog.
+        """
+        if instance_id in self._instances:
+            raise InvalidInput(f"instance {instance_id} already exists", field="instance_id")
+        if instance_type not in self.catalog:
+            raise InvalidInput(f"instance type {instance_type!r} is not in the catalog", field="instance_type")
+        if capacity_type not in CAPACITY_TYPES:
+            raise InvalidInput(f"unknown capacity type {capacity_type!r}", field="capacity_type")
+        offers = self.catalog.get(instance_type).offerings_for([capacity_type], [zone], available_only=False)
+        if not offers:
+            raise InvalidInput(f"{instance_type} is not offered as {capacity_type} in {zone}", field="zone")
+        offer = offers[0]
+        ready_at = now
+        if not ready:
+            ready_at = now + self.settings.registered_to_ready.sample(self._rng)
+            self._lifecycle.schedule(instance_id, {READY: ready_at})
+        instance = Instance(
+            instance_id=instance_id, instance_type=instance_type, zone=zone, zone_id=offer.zone_id,
+            capacity_type=capacity_type, price=offer.price, state=RUNNING, launch_time=now, running_at=now,
+            registered_at=now, ready_at=ready_at, private_ip=private_ip, private_dns_name=private_dns_name,
+            tags=dict(tags or {}), registered=True, ready=ready)
+        self._instances[instance_id] = instance
+        self._vcpus_in_use[capacity_type] += self.catalog.get(instance_type).vcpu
+        if capacity_type == SPOT:
+            self._spot.on_launch(instance_id, now, offer.interruption_bucket)
+        return instance
+
     def _consume(self, pool: Pool) -> None:
         left = self._pool_capacity.get(pool.key)
         if left is not None:

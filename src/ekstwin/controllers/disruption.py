@@ -29,7 +29,7 @@ from ekstwin.autoscaling.karpenter.disruption.types import (
     Verdict,
 )
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES
-from ekstwin.controllers import nodeclaim_disruption, nodes_view, provisioner
+from ekstwin.controllers import nodeclaim, nodeclaim_disruption, nodes_view, provisioner
 from ekstwin.controllers.base import Deps, Obj, is_true, pod_info, with_condition
 from ekstwin.controllers.eviction import blocking_pdb
 from ekstwin.model import requirements as rq
@@ -68,6 +68,8 @@ class State:
     pending: tuple[Command, float] | None = None
     queue: list[Queued] = field(default_factory=list)
     dirty: bool = True
+    refresh_at: float = math.inf
+    """When time alone (budget schedules, expiring unavailable offerings) calls for a fresh pass."""
     seq: int = 0
     published: dict[tuple[str, str, str], float] = field(default_factory=dict)
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -103,6 +105,8 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
         deps.recorder.log(NAME, f"abandoning {_noun(pending)} attempt due to pod churn, command is no longer valid",
                           level="DEBUG")
         return Result(requeue_after=min(POLL_S, wait))
+    if now >= st.refresh_at:
+        st.dirty = True  # a budget window or an unavailable offering changed with time alone
     if not st.dirty:
         return _idle(deps, st, now, wait)
     cmd = _compute(deps, st, now)
@@ -119,15 +123,20 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
 def _idle(deps: Deps, st: State, now: float, wait: float) -> Result:
     """Nothing to do. Karpenter polls every 10 s and skips the work until something changes (its 5-minute
     forced refresh catches what it cannot observe). In the twin every change is a store event, which wakes
-    the loop on the 10 s grid; only budget schedules change with time alone, so sleep until the next one."""
+    the loop on the 10 s grid; only budget schedules and expiring unavailable-offerings entries change with
+    time alone, so sleep until the next of those."""
     if st.queue:
         return Result(requeue_after=min(POLL_S, wait))
     wall = _wall(deps)
-    changes = [t for pool in deps.store.list("NodePool") for b in budgets.nodepool_budgets(pool)
-               if (t := b.next_change(wall)) is not None]
+    changes = [(t - wall).total_seconds() for pool in deps.store.list("NodePool")
+               for b in budgets.nodepool_budgets(pool) if (t := b.next_change(wall)) is not None]
+    changes += [until - now for until in deps.state.get("ice", {}).values() if until > now]
     if not changes:
+        st.refresh_at = math.inf
         return Result()
-    return Result(requeue_after=max(POLL_S, math.ceil((min(changes) - wall).total_seconds() / POLL_S) * POLL_S))
+    delay = max(POLL_S, math.ceil(min(changes) / POLL_S) * POLL_S)
+    st.refresh_at = now + delay
+    return Result(requeue_after=delay)
 
 
 def _noun(cmd: Command) -> str:
@@ -159,7 +168,8 @@ def _reschedulable(pods: list[PodInfo]) -> list[PodInfo]:
 def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
     """Gather candidates (spec 7.2) and the state their simulations run against."""
     view = nodes_view.ClusterView.build(deps)
-    tpls, _ = templates.build_templates(view.nodepools, deps.table, view.daemonset_pods, view.pool_usage)
+    table = nodeclaim.available_table(deps, now)  # simulations see ICE-cached offerings as unavailable
+    tpls, _ = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage)
     queued = {c.node for q in st.queue for c in q.command.candidates}
     pools = {p["metadata"]["name"]: p for p in view.nodepools}
     claims = {c["metadata"]["name"]: c for c in view.claims}
@@ -193,8 +203,8 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
                if provisioner.is_provisionable(p)]
     pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
     existing = [n for n in view.existing_nodes(deps, tpls) if n.name not in going]
-    domains = {k: frozenset(v) for k, v in view.domains(deps.table, tpls).items()}
-    state = ClusterState(deps.table, tuple(tpls), tuple(existing), tuple(pending), domains)
+    domains = {k: frozenset(v) for k, v in view.domains(table, tpls).items()}
+    state = ClusterState(table, tuple(tpls), tuple(existing), tuple(pending), domains)
     candidates.sort(key=lambda c: (c.disruption_cost, c.node))
     return Pass(state, candidates, pod_blocked, pools, claims)
 
@@ -395,6 +405,28 @@ def _compute(deps: Deps, st: State, now: float) -> Command | None:
                 _remember(deps, st, c.node, cmd.method, f"chosen: {cmd.message}")
             return cmd
     return None
+
+
+def run_pass(deps: Deps, now: float) -> Command | None:
+    """One disruption pass on demand (the step API): compute a command and start it as the loop does.
+
+    Drift executes at once; consolidation waits the 15 s validation re-check, which the controller's loop
+    performs when simulated time reaches it. A command the loop found earlier and that still waits for
+    its validation is returned as it is (Karpenter holds one command at a time). None: nothing to do.
+    """
+    st = _state(deps)
+    if st.pending is not None:
+        return st.pending[0]
+    _orchestrate(deps, st, now)
+    cmd = _compute(deps, st, now)
+    if cmd is None:
+        return None
+    if cmd.method == methods.DRIFT:
+        _execute(deps, st, cmd, now)
+    else:
+        st.pending = (cmd, now + VALIDATION_S)
+        deps.enqueue(NAME, LOOP, now + VALIDATION_S)
+    return cmd
 
 
 # -- validation (spec 7.11) --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES
+from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES, TypeTable
 from ekstwin.catalog.instance_types import InstanceType
 from ekstwin.controllers.base import Deps, Obj, condition, is_true, with_condition
 from ekstwin.model import requirements as rq
@@ -69,6 +69,12 @@ def _ice(deps: Deps, now: float) -> dict[tuple[str, str, str], float]:
     for k in [k for k, until in cache.items() if until <= now]:
         del cache[k]
     return cache
+
+
+def available_table(deps: Deps, now: float) -> TypeTable:
+    """The instance-type table with the offerings in the unavailable-offerings cache masked out: what
+    Karpenter's scheduling simulations (provisioning and consolidation) see as launchable right now."""
+    return deps.table.without(frozenset(_ice(deps, now)))
 
 
 def _claim_requirements(claim: Obj) -> rq.Requirements:

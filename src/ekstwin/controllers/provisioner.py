@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
-from ekstwin.controllers import nodeclaim_disruption, nodes_view
+from ekstwin.controllers import nodeclaim, nodeclaim_disruption, nodes_view
 from ekstwin.controllers.base import Deps, Obj, condition, pod_info
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
@@ -117,12 +117,13 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
     shown = ", ".join(i.key for i in infos[:5]) + (f" and {len(infos) - 5} other(s)" if len(infos) > 5 else "")
     deps.recorder.log(NAME, "found provisionable pod(s)", Pods=shown, duration="0s")
     view = nodes_view.ClusterView.build(deps)
-    tpls, problems = templates.build_templates(view.nodepools, deps.table, view.daemonset_pods, view.pool_usage)
+    table = nodeclaim.available_table(deps, now)  # ICE-cached offerings are not launchable for 3 minutes
+    tpls, problems = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage)
     for prob in problems:
         np_obj = next(p for p in view.nodepools if p["metadata"]["name"] == prob.nodepool)
         deps.recorder.event(np_obj, "Warning", prob.reason, prob.message)
-    result = scheduler.solve(infos, deps.table, tpls, view.existing_nodes(deps, tpls),
-                             domains=view.domains(deps.table, tpls),
+    result = scheduler.solve(infos, table, tpls, view.existing_nodes(deps, tpls),
+                             domains=view.domains(table, tpls),
                              prefer_no_schedule_pools=any(t.effect == "PreferNoSchedule"
                                                           for tpl in tpls for t in tpl.taints))
     for msg in result.messages:

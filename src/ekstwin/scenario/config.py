@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ekstwin.catalog.overrides import CloudCatalog
+
 KNOWN_FEATURE_GATES = ("SpotToSpotConsolidation", "NodeRepair", "ReservedCapacity", "NodeOverlay",
                        "StaticCapacity", "CapacityBuffer")
 DAEMONSET_SETS = ("eks-default", "none")
@@ -38,6 +40,14 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class CloudConfig:
+    """``spec.cloud``: the catalog and prices (see ``catalog.overrides``; default: the bundled catalog)."""
+
+    catalog: CloudCatalog = field(default_factory=CloudCatalog)
+    """Catalog kind, discounts, exact prices and custom instance types, applied when the world is built."""
+
+
+@dataclass(frozen=True)
 class TimelineStep:
     """One ``spec.timeline`` entry: at ``at_s`` do ``action`` with ``args``."""
 
@@ -60,3 +70,4 @@ class Scenario:
     stop_s: float | None
     report: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    cloud: CloudConfig = field(default_factory=CloudConfig)

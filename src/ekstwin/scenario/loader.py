@@ -16,15 +16,24 @@ from typing import Any
 
 import yaml
 
+from ekstwin.catalog import overrides as ov
 from ekstwin.cloud.spot import MODES as SPOT_INTERRUPTION_MODES
 from ekstwin.errors import InvalidInput, InvalidScenario
 from ekstwin.model import manifests
-from ekstwin.scenario.config import DAEMONSET_SETS, KNOWN_FEATURE_GATES, ClusterConfig, Scenario, TimelineStep
+from ekstwin.scenario.config import (
+    DAEMONSET_SETS,
+    KNOWN_FEATURE_GATES,
+    CloudConfig,
+    ClusterConfig,
+    Scenario,
+    TimelineStep,
+)
 from ekstwin.units.durations import parse_duration
+from ekstwin.units.resources import Resources
 
 API_VERSION = "ekstwin.dev/v1alpha1"
 _TOP = {"apiVersion", "kind", "metadata", "spec"}
-_SPEC = {"seed", "cluster", "manifests", "timeline", "report", "stopAt"}
+_SPEC = {"seed", "cluster", "cloud", "manifests", "timeline", "report", "stopAt"}
 _CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter", "spotInterruptions"}
 _KARPENTER = {"batchIdleDuration", "batchMaxDuration", "version"}
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
@@ -32,6 +41,12 @@ _ACTIONS = {"apply", "scale", "delete", "interrupt", "diurnal", "stop"}
 _DIURNAL = {"kind", "name", "namespace", "min", "max", "period", "step", "duration"}
 _INTERRUPT = {"node", "nodeSelector"}
 _REPORT = {"tables", "events", "logs", "decisions"}
+_CLOUD = {"catalog", "discounts", "prices", "instanceTypes"}
+_DISCOUNTS = {"onDemand", "spot", "families"}
+_PRICE = {"instanceType", "zone", "capacityType", "price"}
+_CUSTOM_TYPE = {"name", "capacity", "labels", "overhead", "allocatable", "offerings"}
+_OVERHEAD = {"kubeReserved", "systemReserved", "evictionThreshold"}
+_OFFERING = {"zone", "capacityType", "price", "available"}
 
 
 def _fail(file: str, field: str, message: str) -> InvalidScenario:
@@ -85,8 +100,9 @@ def load_scenario(path: str) -> Scenario:
     if "stopAt" in spec:
         stop = _duration(path, "spec.stopAt", spec["stopAt"])
     report = _check_keys(path, "spec.report", spec.get("report") or {}, _REPORT)
+    cloud = _cloud(path, spec.get("cloud") or {})
     return Scenario(name, path, seed, cluster, tuple(objects), tuple(timeline), stop, dict(report),
-                    tuple(warnings))
+                    tuple(warnings), cloud)
 
 
 def with_feature_gates(scenario: Scenario, gates: Mapping[str, bool]) -> Scenario:
@@ -237,3 +253,126 @@ def _interrupt(file: str, field: str, raw: Any) -> dict[str, Any]:
         if not isinstance(k, str) or not isinstance(v, str):
             raise _fail(file, f"{field}.nodeSelector.{k}", f"expected a string label value, got {v!r}")
     return {"nodeSelector": dict(selector)}
+
+
+def _cloud(file: str, raw: Any) -> CloudConfig:
+    """``spec.cloud``: catalog kind, discounts, exact prices, custom instance types (see ``catalog.overrides``)."""
+    c = _check_keys(file, "spec.cloud", raw, _CLOUD)
+    kind = c.get("catalog", "bundled")
+    if kind not in ov.CATALOG_KINDS:
+        raise _fail(file, "spec.cloud.catalog", f"expected one of {', '.join(ov.CATALOG_KINDS)}, got {kind!r}")
+    d = _check_keys(file, "spec.cloud.discounts", c.get("discounts") or {}, _DISCOUNTS)
+    families = d.get("families") or {}
+    if not isinstance(families, dict):
+        raise _fail(file, "spec.cloud.discounts.families", "expected a mapping of instance family to percentage")
+    discounts = ov.Discounts(
+        on_demand=_percent(file, "spec.cloud.discounts.onDemand", d.get("onDemand", 0)),
+        spot=_percent(file, "spec.cloud.discounts.spot", d.get("spot", 0)),
+        families={str(f): _percent(file, f"spec.cloud.discounts.families.{f}", v) for f, v in families.items()})
+    prices = [_price_override(file, f"spec.cloud.prices[{i}]", p)
+              for i, p in enumerate(_list(file, "spec.cloud.prices", c))]
+    types = [_custom_type(file, f"spec.cloud.instanceTypes[{i}]", t)
+             for i, t in enumerate(_list(file, "spec.cloud.instanceTypes", c))]
+    names = [t.name for t in types]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise _fail(file, f"spec.cloud.instanceTypes[{i}].name", f"instance type {n!r} is defined twice")
+    if kind == "custom" and not types:
+        raise _fail(file, "spec.cloud.instanceTypes", "catalog: custom needs at least one instance type")
+    return CloudConfig(ov.CloudCatalog(kind, discounts, tuple(prices), tuple(types)))
+
+
+def _list(file: str, field: str, parent: dict[str, Any]) -> list[Any]:
+    value = parent.get(field.rsplit(".", 1)[-1]) or []
+    if not isinstance(value, list):
+        raise _fail(file, field, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _percent(file: str, field: str, value: Any) -> float:
+    try:
+        return ov.percent(value, field)
+    except InvalidInput as e:
+        raise _fail(file, field, e.reason) from None
+
+
+def _price(file: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise _fail(file, field, f"expected a price in $/hour (a number >= 0), got {value!r}")
+    return float(value)
+
+
+def _name(file: str, field: str, value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(file, field, f"expected {what}, got {value!r}")
+    return value
+
+
+def _capacity_type(file: str, field: str, value: Any) -> str:
+    if value not in ("spot", "on-demand"):
+        hint = " (reserved capacity is not modelled yet)" if value == "reserved" else ""
+        raise _fail(file, field, f"expected spot or on-demand, got {value!r}{hint}")
+    return str(value)
+
+
+def _price_override(file: str, where: str, raw: Any) -> ov.PriceOverride:
+    p = _check_keys(file, where, raw, _PRICE)
+    if "price" not in p:
+        raise _fail(file, f"{where}.price", "missing (an hourly price in $)")
+    zone = _name(file, f"{where}.zone", p["zone"], "a zone name") if "zone" in p else None
+    ct = _capacity_type(file, f"{where}.capacityType", p["capacityType"]) if "capacityType" in p else None
+    return ov.PriceOverride(_name(file, f"{where}.instanceType", p.get("instanceType"), "an instance type name"),
+                            _price(file, f"{where}.price", p["price"]), zone, ct, where)
+
+
+def _resources(file: str, field: str, raw: Any) -> Resources:
+    if not isinstance(raw, dict):
+        raise _fail(file, field, "expected a resource list such as {cpu: '4', memory: 16Gi}")
+    try:
+        return Resources({str(k): _quantity(str(k), v) for k, v in raw.items()})
+    except InvalidInput as e:
+        raise _fail(file, field, e.reason) from None
+
+
+def _quantity(name: str, value: Any) -> int:
+    try:
+        return Resources.parse({name: value}).get(name, 0)
+    except InvalidInput as e:
+        raise InvalidInput(f"{name}: {e.reason}") from None
+
+
+def _custom_type(file: str, where: str, raw: Any) -> ov.CustomType:
+    t = _check_keys(file, where, raw, _CUSTOM_TYPE)
+    name = _name(file, f"{where}.name", t.get("name"), "an instance type name")
+    if "capacity" not in t:
+        raise _fail(file, f"{where}.capacity", "missing (needs at least cpu and memory)")
+    capacity = _resources(file, f"{where}.capacity", t["capacity"])
+    for key in ("cpu", "memory"):
+        if capacity.get(key, 0) <= 0:
+            raise _fail(file, f"{where}.capacity.{key}", "missing or not positive")
+    labels = t.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise _fail(file, f"{where}.labels", "expected a mapping of label to string value")
+    overhead = _check_keys(file, f"{where}.overhead", t.get("overhead") or {}, _OVERHEAD)
+    parts = {k: _resources(file, f"{where}.overhead.{k}", v) for k, v in overhead.items()}
+    allocatable = _resources(file, f"{where}.allocatable", t["allocatable"]) if "allocatable" in t else None
+    offerings = [_offering(file, f"{where}.offerings[{i}]", o)
+                 for i, o in enumerate(_list(file, f"{where}.offerings", t))]
+    if not offerings:
+        raise _fail(file, f"{where}.offerings", "needs at least one offering {zone, capacityType, price}")
+    return ov.CustomType(name, capacity, tuple(offerings), {str(k): v for k, v in labels.items()},
+                         kube_reserved=parts.get("kubeReserved"), system_reserved=parts.get("systemReserved"),
+                         eviction_threshold=parts.get("evictionThreshold"), allocatable=allocatable, where=where)
+
+
+def _offering(file: str, where: str, raw: Any) -> ov.CustomOffering:
+    o = _check_keys(file, where, raw, _OFFERING)
+    for key in ("zone", "capacityType", "price"):
+        if key not in o:
+            raise _fail(file, f"{where}.{key}", "missing")
+    available = o.get("available", True)
+    if not isinstance(available, bool):
+        raise _fail(file, f"{where}.available", f"expected true or false, got {available!r}")
+    return ov.CustomOffering(_name(file, f"{where}.zone", o["zone"], "a zone name"),
+                             _capacity_type(file, f"{where}.capacityType", o["capacityType"]),
+                             _price(file, f"{where}.price", o["price"]), available)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
+from ekstwin.catalog import overrides
 from ekstwin.catalog.capacity import CapacitySettings
 from ekstwin.catalog.catalog import Catalog, load_catalog
 from ekstwin.cloud.ec2 import EC2
@@ -26,7 +27,7 @@ from ekstwin.errors import EkstwinError, InvalidScenario
 from ekstwin.model import defaults
 from ekstwin.observe.recorder import Recorder
 from ekstwin.rng import Streams
-from ekstwin.scenario import addons
+from ekstwin.scenario import addons, adopt
 from ekstwin.scenario.config import Scenario
 from ekstwin.sim.clock import SimClock
 from ekstwin.sim.sim_driver import SimDriver
@@ -84,6 +85,7 @@ def build(scenario: Scenario, seed: int | None = None, *, driver_factory: Driver
     try:
         catalog = load_catalog(cluster.region, list(cluster.zones) or None, seed=seed,
                                settings=_capacity_settings(scenario.objects))
+        catalog = overrides.apply(catalog, scenario.cloud.catalog)
     except EkstwinError as e:
         raise InvalidScenario(str(e), file=scenario.file, obj="Scenario") from None
     driver = driver_factory(store, clock)
@@ -113,6 +115,8 @@ def apply_objects(world: World, objects: list[dict[str, Any]], where: str) -> No
     ordered = sorted(objects, key=lambda o: _ORDER.index(o["kind"]) if o["kind"] in _ORDER else len(_ORDER))
     for obj in ordered:
         apply_object(world, obj, where)
+    if any(o["kind"] in ("Node", "NodeClaim") for o in ordered):
+        adopt.adopt(world, ordered, where)
 
 
 def apply_object(world: World, obj: dict[str, Any], where: str) -> None:

@@ -194,3 +194,14 @@ def test_pods_already_running_count_for_a_new_pods_zone_spread() -> None:
     result = solve([new], table(), [tpl], [node], domains=template_domains(table(), [tpl]))
     (claim,) = result.new_claims  # 1a already has one: the new pod must go to 1b, so not onto node-a
     assert claim.requirements[rq.ZONE].values == {"us-east-1b"}
+
+
+def test_offerings_in_the_unavailable_cache_are_not_launchable_in_the_simulation() -> None:
+    t = table()
+    tpl_reqs = rq.Requirements.from_node_selector_terms(
+        [{"key": rq.INSTANCE_TYPE, "operator": "In", "values": ["m5.large"]},
+         {"key": rq.CAPACITY_TYPE, "operator": "In", "values": ["on-demand"]}])
+    assert t.requirements_mask(tpl_reqs).sum() == 1
+    iced = t.without(frozenset(("on-demand", "m5.large", z) for z in t.zones))
+    assert iced.requirements_mask(tpl_reqs).sum() == 0
+    assert t.without(frozenset()) is t and t.requirements_mask(tpl_reqs).sum() == 1  # the original is untouched

@@ -40,6 +40,7 @@ class TypeTable:
     _offer_cache: dict[tuple[rq.Requirement, rq.Requirement], tuple[BoolArray, FloatArray]] = field(
         default_factory=dict)
     _fits_cache: dict[Resources, BoolArray] = field(default_factory=dict)
+    _variants: dict[frozenset[tuple[str, str, str]], TypeTable] = field(default_factory=dict)
 
     @staticmethod
     def from_catalog(catalog: Catalog) -> TypeTable:
@@ -75,6 +76,26 @@ class TypeTable:
 
     def __len__(self) -> int:
         return len(self.types)
+
+    def without(self, unavailable: frozenset[tuple[str, str, str]]) -> TypeTable:
+        """This table with some offerings unavailable: (capacity type, instance type, zone) triples, as in
+        Karpenter's unavailable-offerings (ICE) cache. Returns ``self`` when nothing applies; the variant is
+        remembered, so passes with the same cache share one table (and its mask caches)."""
+        if not unavailable:
+            return self
+        hit = self._variants.get(unavailable)
+        if hit is not None:
+            return hit
+        price = self.price.copy()
+        rows = {n: i for i, n in enumerate(self.names)}
+        for ct, name, zone in unavailable:
+            if ct in CAPACITY_TYPES and name in rows and zone in self.zones:
+                price[rows[name], self.zones.index(zone), CAPACITY_TYPES.index(ct)] = np.inf
+        variant = TypeTable(self.types, self.index, self.zones, np.isfinite(price), price)
+        if len(self._variants) > 64:
+            self._variants.clear()
+        self._variants[unavailable] = variant
+        return variant
 
     def label_column(self, key: str) -> npt.NDArray[Any]:
         """Label values per type (None where the type does not have the label)."""
