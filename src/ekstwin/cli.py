@@ -588,3 +588,91 @@ def bench_api(
     metrics = bench_api_mod.run(create_app, nodes=nodes, pods=pods, watchers=watchers, seconds=seconds,
                                 clients=clients, patches=patches)
     _print_metrics(metrics, as_json)
+
+
+# import / whatif --------------------------------------------------------------------------------
+
+@app.command("import")
+@reports_errors
+def import_command(
+    snapshot: Annotated[str, typer.Argument(
+        help="kubectl get ... -A -o json output (a List), an `ekstwin run --json` report, or a directory of them.",
+        show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Scenario file to write.", show_default=False)],
+    anonymize: Annotated[bool, typer.Option(
+        "--anonymize", help="Rename namespaces, workloads, pods and nodes consistently.")] = False,
+) -> None:
+    """Turn a cluster snapshot into a scenario the twin adopts (nodes, nodeclaims, bound pods, nodepools)."""
+    from ekstwin.catalog.catalog import load_catalog
+    from ekstwin.scenario import importer
+    objects = importer.read_snapshot(snapshot)
+    name = Path(output).stem or "imported"
+    imported = importer.import_snapshot(objects, name=name, anonymize=anonymize)
+    region = imported.scenario["spec"]["cluster"]["region"]
+    known = frozenset(t.name for t in load_catalog(region).types)
+    imported = importer.import_snapshot(objects, name=name, anonymize=anonymize, known_types=known)
+    with open(output, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(imported.scenario, fh, sort_keys=False)
+    for w in imported.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    manifests_ = imported.scenario["spec"]["manifests"]
+    counts = {k: sum(1 for o in manifests_ if o["kind"] == k) for k in ("Node", "NodeClaim", "Pod")}
+    typer.echo(f"wrote {output}: {counts['Node']} nodes, {counts['NodeClaim']} nodeclaims, {counts['Pod']} pods "
+               f"in {region}")
+
+
+@app.command("whatif")
+@reports_errors
+def whatif_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario file (kind: Scenario).", show_default=False)],
+    nodepool: Annotated[str | None, typer.Option(
+        help="File of NodePools/EC2NodeClasses replacing the scenario's of the same name.")] = None,
+    feature_gate: Annotated[list[str] | None, typer.Option(
+        help="Override a Karpenter feature gate in the second run, e.g. SpotToSpotConsolidation=true.")] = None,
+    for_: Annotated[str, typer.Option("--for", help="Simulated time of each run (Go duration).")] = "24h",
+    seed: Annotated[int | None, typer.Option(help="Seed of both runs. Default: the scenario's.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print both runs' outcomes as JSON.")] = False,
+) -> None:
+    """Run a scenario as is and with other NodePools and/or feature gates; print both side by side."""
+    require_file(scenario)
+    if nodepool is not None:
+        require_file(nodepool)
+    horizon = _until(for_) or 0.0  # _until rejects durations <= 0
+    from ekstwin.scenario import whatif
+    base, changed = whatif.whatif(scenario, horizon, candidate=nodepool,
+                                  feature_gates=_feature_gates(feature_gate or []), seed=seed)
+    if as_json:
+        typer.echo(json_report.encode({"for": format_duration(horizon), "runs": [vars(base), vars(changed)]}))
+        return
+    _print_lines(whatif_lines(base, changed, horizon))
+
+
+def whatif_lines(base: Any, changed: Any, horizon: float) -> list[Text]:
+    """The side-by-side of two ``whatif.Outcome``s."""
+    def money(v: float) -> str:
+        return f"${v:,.4f}"
+
+    def mix(field: str) -> list[tuple[str, str, str]]:
+        a, b = getattr(base, field), getattr(changed, field)
+        return [(f"  {k}", str(a.get(k, 0)), str(b.get(k, 0))) for k in sorted(set(a) | set(b))]
+    rows: list[tuple[str, str, str]] = [
+        ("$/hour at start", money(base.price_per_hour_start), money(changed.price_per_hour_start)),
+        (f"$/hour after {format_duration(horizon)}", money(base.price_per_hour), money(changed.price_per_hour)),
+        ("total cost", money(base.cost_usd), money(changed.cost_usd)),
+        ("nodes", str(base.nodes), str(changed.nodes)),
+        ("by instance type", "", ""), *mix("by_instance_type"),
+        ("by capacity type", "", ""), *mix("by_capacity_type"),
+        ("by zone", "", ""), *mix("by_zone"),
+        ("pods disrupted", str(base.pods_disrupted), str(changed.pods_disrupted)),
+        ("pods pending at the end", str(base.pods_pending), str(changed.pods_pending)),
+        ("decisions", "", ""), *mix("decisions"),
+    ]
+    lines = [Text(f"A: {base.label}"), Text(f"B: {changed.label}"), Text(""),
+             *kubectl_table(["", "A", "B"], rows)]
+    for tag, run in (("A", base), ("B", changed)):
+        if run.verdicts:
+            lines += [Text(""), Text(f"{tag}: nodes not consolidated, last disruption verdict")]
+            lines += kubectl_table(["NODE", "VERDICT"], sorted(run.verdicts.items()))
+    for note in base.notes:
+        lines.append(Text(f"note: {note}"))
+    return lines
