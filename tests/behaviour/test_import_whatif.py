@@ -172,3 +172,22 @@ def test_whatif_with_a_cheaper_family_makes_the_second_column_cheaper(tmp_path: 
 def test_whatif_needs_something_to_change(tmp_path: Path) -> None:
     out = runner.invoke(app, ["whatif", str(write_scenario(tmp_path / "base.yaml")), "--for", "1m"])
     assert out.exit_code == 2 and "nothing to compare" in out.output
+
+
+def test_imported_deployments_adopt_their_pods_so_a_scale_up_adds_only_the_difference(
+        generated: tuple[Path, RunResult], tmp_path: Path) -> None:
+    from ekstwin.scenario import loader
+    from ekstwin.scenario.world import build
+
+    snap, _ = generated
+    out = runner.invoke(app, ["import", str(snap), "-o", str(tmp_path / "cluster.yaml")])
+    assert out.exit_code == 0, out.output
+    w = build(loader.load_scenario(str(tmp_path / "cluster.yaml")))
+    w.driver.run_until(30)
+    app_pods = [p for p in w.store.list("Pod", "default") if p["metadata"]["name"].startswith("app0-")]
+    assert len(app_pods) == 40  # adopted, not doubled
+    assert all(any(r.get("kind") == "ReplicaSet" for r in p["metadata"].get("ownerReferences") or ())
+               for p in app_pods)
+    w.store.patch("Deployment", "app0", "default", {"spec": {"replicas": 42}})
+    w.driver.run_until(300)
+    assert len([p for p in w.store.list("Pod", "default") if p["metadata"]["name"].startswith("app0-")]) == 42

@@ -19,6 +19,7 @@ from ekstwin.model import defaults
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
+from ekstwin.model.selectors import LabelSelector
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
 from ekstwin.store import indexes
@@ -78,6 +79,8 @@ def reconcile_deployment(deps: Deps, key: str, now: float) -> Result:
     h = template_hash(spec["template"])
     owned = _owned_rs(deps, dep)
     current = next((rs for rs in owned if rs["metadata"].get("labels", {}).get(TEMPLATE_HASH) == h), None)
+    if current is None:  # an adopted ReplicaSet carries another hash (e.g. an imported cluster's)
+        current = next((rs for rs in owned if _same_template(rs, spec["template"])), None)
     if current is None:
         tmpl = dict(spec["template"])
         meta = dict(tmpl.get("metadata") or {})
@@ -108,9 +111,45 @@ def reconcile_deployment(deps: Deps, key: str, now: float) -> Result:
 
 
 def _owned_rs(deps: Deps, dep: Obj) -> list[Obj]:
+    """The Deployment's ReplicaSets, adopting orphans its selector matches (as kube-controller-manager does)."""
     uid = dep["metadata"]["uid"]
-    return [rs for rs in deps.store.list("ReplicaSet", dep["metadata"].get("namespace"))
-            if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or ())]
+    selector = LabelSelector.parse(dep["spec"].get("selector"))
+    out = []
+    for rs in deps.store.list("ReplicaSet", dep["metadata"].get("namespace")):
+        refs = rs["metadata"].get("ownerReferences") or ()
+        if any(o.get("uid") == uid for o in refs):
+            out.append(rs)
+        elif _orphan(rs) and selector.matches(rs["metadata"].get("labels") or {}):
+            out.append(adopt(deps, rs, dep))
+    return out
+
+
+def _orphan(obj: Obj) -> bool:
+    """No controller owns it and it is not going away: a controller whose selector matches adopts it."""
+    return not obj["metadata"].get("deletionTimestamp") and not any(
+        o.get("controller") for o in obj["metadata"].get("ownerReferences") or ())
+
+
+def adopt(deps: Deps, obj: Obj, owner: Obj) -> Obj:
+    """Make ``owner`` the controller of ``obj``."""
+    refs = [*(obj["metadata"].get("ownerReferences") or ()), owner_ref(owner)]
+    return deps.store.update({**obj, "metadata": {**obj["metadata"], "ownerReferences": refs}})
+
+
+def _same_template(rs: Obj, template: Obj) -> bool:
+    """The ReplicaSet runs ``template`` (its pod-template-hash label aside)."""
+    tmpl = dict((rs.get("spec") or {}).get("template") or {})
+    meta = dict(tmpl.get("metadata") or {})
+    meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != TEMPLATE_HASH}
+    if not meta["labels"]:
+        meta.pop("labels")
+    tmpl["metadata"] = meta
+    want = dict(template)
+    want_meta = dict(want.get("metadata") or {})
+    if not want_meta.get("labels"):
+        want_meta.pop("labels", None)
+    want["metadata"] = want_meta
+    return tmpl == want
 
 
 def _deployment_status(deps: Deps, dep: Obj, current: Obj) -> None:
@@ -126,12 +165,15 @@ def _deployment_status(deps: Deps, dep: Obj, current: Obj) -> None:
 
 # -- ReplicaSet --------------------------------------------------------------------------------------
 STATUS_PREFIX = "status:"
+ADOPT_PREFIX = "adopt:"
 
 
 def _pod_change_keys(ev: WatchEvent) -> list[str]:
     """Membership changes (added, deleted, terminating, terminal) wake the owner's full sync; a change
     of readiness only wakes its (coalesced) status refresh; other pod updates wake nothing."""
     owners = owner_keys(ev, "ReplicaSet")
+    if not owners and ev.type == "ADDED" and _orphan(ev.obj):
+        return [ADOPT_PREFIX + ev.obj["metadata"].get("namespace", "default")]
     if not owners or ev.type != "MODIFIED" or ev.old is None:
         return owners
     old, new = ev.old, ev.obj
@@ -165,6 +207,10 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
     Status counts are refreshed at most once per ``STATUS_INTERVAL_S`` per ReplicaSet (the next refresh is
     requeued), so thousands of pods starting at different instants do not cost one full recount each.
     """
+    if key.startswith(ADOPT_PREFIX):
+        for candidate in deps.store.list("ReplicaSet", key[len(ADOPT_PREFIX):]):
+            _adopt_pods(deps, candidate)
+        return Result()
     status_only = key.startswith(STATUS_PREFIX)
     key = key.removeprefix(STATUS_PREFIX)
     ns, name = driver.split_key(key)
@@ -175,6 +221,10 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
     due = last.get(key, -STATUS_INTERVAL_S) + STATUS_INTERVAL_S
     if status_only and now < due:
         return Result(requeue_after=due - now)
+    adopted: set[str] = deps.state.setdefault("replicaset.adopted", set())
+    if rs["metadata"]["uid"] not in adopted:  # a new ReplicaSet first adopts the orphans it selects
+        adopted.add(rs["metadata"]["uid"])
+        _adopt_pods(deps, rs)
     pods = deps.store.by_index("Pod", indexes.POD_OWNER_UID, rs["metadata"]["uid"])
     active = [p for p in pods if not p["metadata"].get("deletionTimestamp")
               and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
@@ -201,6 +251,16 @@ def reconcile_replicaset(deps: Deps, key: str, now: float) -> Result:
     if (rs.get("status") or {}) != status:
         deps.store.update_status({**rs, "status": status})
     return Result()
+
+
+def _adopt_pods(deps: Deps, rs: Obj) -> None:
+    if rs["metadata"].get("deletionTimestamp"):
+        return
+    selector = LabelSelector.parse((rs.get("spec") or {}).get("selector"))
+    for pod in deps.store.list("Pod", rs["metadata"].get("namespace")):
+        if _orphan(pod) and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") \
+                and selector.matches(pod["metadata"].get("labels") or {}):
+            adopt(deps, pod, rs)
 
 
 def create_pod(deps: Deps, owner: Obj, template: Obj, extra_spec: dict[str, Any] | None = None) -> Obj:

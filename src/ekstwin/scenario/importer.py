@@ -4,15 +4,16 @@ Input: a Kubernetes ``List`` (``{"kind": "List", "items": [...]}``), the ``{"obj
 of ``ekstwin run --json``, or a directory of such JSON files. Output: a Scenario whose ``spec.manifests`` hold
 the objects inline, with region and zones taken from the nodes' labels.
 
-What is kept, and why (the twin's controllers match owned pods by owner *uid*, and uids are the store's, so a
-snapshot's ownership links cannot survive the import):
+What is kept, and why (uids are the store's, so a snapshot's ownership links cannot survive the import as
+they are; the twin's controllers re-establish them by *adoption*, as kube-controller-manager does: a
+ReplicaSet adopts the orphan pods its selector matches, a Deployment the orphan ReplicaSets):
 
-* Nodes, NodeClaims, NodePools, EC2NodeClasses, Namespaces, PodDisruptionBudgets, DaemonSets: kept.
-* Bound pods are kept bound, as they are (adoption keeps them Running). Their ownerReferences are dropped and
-  the original owner is recorded in the annotation ``ekstwin.dev/imported-owner``: once evicted they are gone,
-  as a bare pod is.
-* Deployments, ReplicaSets, StatefulSets and Jobs are left out (with a warning): re-created without their pods
-  they would start a second copy of every replica next to the adopted ones.
+* Nodes, NodeClaims, NodePools, EC2NodeClasses, Namespaces, PodDisruptionBudgets, DaemonSets, Deployments and
+  ReplicaSets: kept; ReplicaSets and pods lose their ownerReferences and are adopted again.
+* Bound pods are kept bound, as they are (adoption keeps them Running); the original owner is recorded in the
+  annotation ``ekstwin.dev/imported-owner``. Pods of kept ReplicaSets are recreated when evicted.
+* StatefulSets and Jobs are left out (with a warning): the twin has no controller for them, so their pods stay
+  as bare pods and are gone once evicted.
 * DaemonSet pods are dropped: the DaemonSet re-creates one per node, as Kubernetes does.
 * Mirror (static) pods (annotation ``kubernetes.io/config.mirror``) are kept bound and unmanaged.
 * Finished pods (Succeeded/Failed) and objects being deleted are dropped.
@@ -40,8 +41,9 @@ KINDS = {"nodes": "Node", "nodeclaims": "NodeClaim", "pods": "Pod", "nodepools":
          "ec2nodeclasses": "EC2NodeClass", "deployments": "Deployment", "replicasets": "ReplicaSet",
          "statefulsets": "StatefulSet", "daemonsets": "DaemonSet", "jobs": "Job",
          "poddisruptionbudgets": "PodDisruptionBudget", "namespaces": "Namespace"}
-KEPT = ("Namespace", "EC2NodeClass", "NodePool", "DaemonSet", "PodDisruptionBudget", "Node", "NodeClaim", "Pod")
-LEFT_OUT = ("Deployment", "ReplicaSet", "StatefulSet", "Job")
+KEPT = ("Namespace", "EC2NodeClass", "NodePool", "DaemonSet", "PodDisruptionBudget", "Deployment", "ReplicaSet",
+        "Node", "NodeClaim", "Pod")
+LEFT_OUT = ("StatefulSet", "Job")
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 MIRROR = "kubernetes.io/config.mirror"
 OWNER_ANNOTATION = "ekstwin.dev/imported-owner"
@@ -121,8 +123,8 @@ def import_snapshot(objects: list[dict[str, Any]], *, name: str = "imported", an
     left_out = {k: len(by_kind[k]) for k in LEFT_OUT if by_kind.get(k)}
     if left_out:
         counts = ", ".join(f"{n} {k}(s)" for k, n in left_out.items())
-        warnings.append(f"left out {counts}: their pods are kept bound as bare pods (annotation "
-                        f"{OWNER_ANNOTATION}); re-created workloads would start a second copy of every replica")
+        warnings.append(f"left out {counts}: the twin has no controller for them; their pods are kept bound as "
+                        f"bare pods (annotation {OWNER_ANNOTATION})")
     kept: list[dict[str, Any]] = []
     dropped_ds = 0
     for kind in KEPT:
@@ -187,6 +189,8 @@ def _clean(o: dict[str, Any]) -> dict[str, Any]:
         meta.pop(f, None)
     annotations = meta.get("annotations") or {}
     annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if out["kind"] == "ReplicaSet":
+        meta.pop("ownerReferences", None)  # its Deployment adopts it again by selector (uids are the store's)
     if out["kind"] == "Pod" and meta.get("ownerReferences"):
         owner = next((r for r in meta["ownerReferences"] if r.get("controller")), meta["ownerReferences"][0])
         if MIRROR not in annotations:
@@ -233,7 +237,7 @@ class Anonymizer:
         elif kind == "Pod":
             meta["name"] = self.rename("pod", meta["name"])
             meta.pop("generateName", None)
-        elif kind in ("DaemonSet", "PodDisruptionBudget"):
+        elif kind in ("DaemonSet", "PodDisruptionBudget", "Deployment", "ReplicaSet"):
             meta["name"] = self.rename("workload", meta["name"])
         annotations = meta.get("annotations") or {}
         if OWNER_ANNOTATION in annotations:
