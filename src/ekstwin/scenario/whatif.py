@@ -94,8 +94,8 @@ def whatif(path: str, horizon: float, *, candidate: str | None = None,
     what += [f"{g}={str(v).lower()}" for g, v in sorted((feature_gates or {}).items())]
     runs = (outcome("as is", run_loaded(base, horizon, seed)),
             outcome("with " + ", ".join(what), run_loaded(changed, horizon, seed)))
-    bare = sum(1 for o in base.objects
-               if o["kind"] == "Pod" and OWNER_ANNOTATION in (o["metadata"].get("annotations") or {}))
+    bare = sum(1 for o in base.objects if o["kind"] == "Pod" and (o["metadata"].get("annotations") or {}).get(
+        OWNER_ANNOTATION, "").split("/")[0] in ("StatefulSet", "Job"))
     if bare:
         for run in runs:
             run.notes.append(f"{bare} imported pod(s) have no controller in the scenario: an evicted one is not "
