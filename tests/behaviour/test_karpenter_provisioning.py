@@ -128,3 +128,20 @@ def test_nodepool_without_compatible_types_gets_an_event() -> None:
     w.driver.run_until(30)
     (ev,) = events(w, "NoCompatibleInstanceTypes")
     assert ev["message"] == "NodePool requirements filtered out all compatible available instance types"
+
+
+def test_an_unschedulable_pod_recheck_never_requeues_the_provisioner_at_the_same_instant() -> None:
+    # regression: with seen=23.08665415409843 and now=seen+10 rounded, ``now - seen`` is just under 10 while
+    # ``seen + 10 - now`` is 0; the old check skipped the recheck and asked for a 0 s requeue, looping forever
+    from ekstwin.controllers import provisioner
+
+    w = world(nodepool(), nodeclass(), deployment("huge", 1, cpu="1000"))
+    w.driver.run_until(5)
+    state = provisioner._window(w.deps)
+    (uid,) = state["seen"]
+    seen = 23.08665415409843
+    now = seen + 10
+    assert now - seen < 10 and seen + 10 - now <= 0  # the rounding this test is about
+    state.update(start=None, last=None, seen={uid: seen})
+    result = provisioner.reconcile(w.deps, provisioner.KEY, now)
+    assert result.requeue_after is not None and result.requeue_after > 0

@@ -91,7 +91,9 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
         del seen[uid]
     for p in pods:
         uid = p["metadata"]["uid"]
-        if uid not in seen or now - seen[uid] >= RECHECK_S:
+        # written as seen + RECHECK_S <= now (not now - seen >= RECHECK_S) so the requeue below, computed the
+        # same way, is always > 0: the two forms can round differently and a 0 requeue loops at one instant
+        if uid not in seen or seen[uid] + RECHECK_S <= now:
             seen[uid] = now
             w["last"] = now
             if w["start"] is None:
