@@ -305,6 +305,11 @@ def _target_node(pod: Obj) -> str | None:
     return None
 
 
+_DS_TOLS = tn.parse_tolerations(DS_TOLERATIONS)
+_NEW_POD_EFFECTS = frozenset((tn.NO_SCHEDULE, tn.NO_EXECUTE))
+_RUNNING_POD_EFFECTS = frozenset((tn.NO_EXECUTE,))
+
+
 def should_run(ds_pod: PodInfo, node: Obj, *, already_running: bool = False) -> bool:
     """Node selector/affinity match and taints tolerated (with the automatic tolerations).
 
@@ -312,16 +317,23 @@ def should_run(ds_pod: PodInfo, node: Obj, *, already_running: bool = False) -> 
     untolerated NoExecute taint (so a node cordoned or tainted ``karpenter.sh/disrupted:NoSchedule`` for a
     drain keeps its daemon pods until the drain evicts them last).
     """
+    if not _selects(ds_pod, node):
+        return False
+    effects = _RUNNING_POD_EFFECTS if already_running else _NEW_POD_EFFECTS
+    return tn.tolerates_all((*ds_pod.tolerations, *_DS_TOLS), _taints(node), effects) is None
+
+
+def _selects(ds_pod: PodInfo, node: Obj) -> bool:
     labels = node["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in ds_pod.node_selector.items()):
         return False
-    if ds_pod.required_terms and not any(all(rq.matches_label(r, labels) for r in term.values()
-                                             if not r.key.startswith("field:"))
-                                         for term in ds_pod.required_terms):
-        return False
-    tols = (*ds_pod.tolerations, *tn.parse_tolerations(DS_TOLERATIONS))
-    effects = frozenset((tn.NO_EXECUTE,)) if already_running else frozenset((tn.NO_SCHEDULE, tn.NO_EXECUTE))
-    return tn.tolerates_all(tols, tn.parse_taints((node.get("spec") or {}).get("taints")), effects) is None
+    return not ds_pod.required_terms or any(all(rq.matches_label(r, labels) for r in term.values()
+                                                if not r.key.startswith("field:"))
+                                            for term in ds_pod.required_terms)
+
+
+def _taints(node: Obj) -> tuple[tn.Taint, ...]:
+    return tn.parse_taints((node.get("spec") or {}).get("taints"))
 
 
 def reconcile_daemonset(deps: Deps, key: str, now: float) -> Result:
@@ -345,10 +357,19 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
         if n is not None:
             by_node[n] = p
     # no new daemon pods on nodes being deleted; running ones stay until evicted or NoExecute-tainted away
-    wanted = {n["metadata"]["name"] for n in nodes if not n["metadata"].get("deletionTimestamp")
-              and should_run(info, n)}
-    keep = {n["metadata"]["name"] for n in nodes if n["metadata"]["name"] in by_node
-            and should_run(info, n, already_running=True)}
+    # should_run's checks, inlined so the tolerations and each node's taints are parsed once per sync
+    tols = (*info.tolerations, *_DS_TOLS)
+    wanted: set[str] = set()
+    keep: set[str] = set()
+    for node in nodes:
+        name = node["metadata"]["name"]
+        if not _selects(info, node):
+            continue
+        taints = _taints(node)
+        if not node["metadata"].get("deletionTimestamp") and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None:
+            wanted.add(name)
+        if name in by_node and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None:
+            keep.add(name)
     for node_name in sorted(wanted - set(by_node)):
         spec = dict(tmpl.get("spec") or {})
         spec["tolerations"] = [*(spec.get("tolerations") or []), *DS_TOLERATIONS]
