@@ -34,6 +34,7 @@ bench: $(STAMP)
 	time $(BIN)/ekstwin run examples/scenarios/zonal-spread-3k.yaml --quiet
 	$(BIN)/ekstwin bench spot-to-spot-day
 	$(BIN)/ekstwin bench consolidation
+	$(BIN)/ekstwin bench import-whatif
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

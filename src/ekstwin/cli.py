@@ -590,6 +590,18 @@ def bench_api(
     _print_metrics(metrics, as_json)
 
 
+@bench_app.command("import-whatif")
+@reports_errors
+def bench_import_whatif(
+    apps: Annotated[int, typer.Option(min=1, help="Deployments.")] = 20,
+    replicas: Annotated[int, typer.Option(min=1, help="Replicas per Deployment.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Export a ~200-node, 4,000-pod cluster, import it back, compare; time a 24 h what-if on the import."""
+    from ekstwin.bench import import_whatif
+    _print_metrics(import_whatif.run(apps, replicas), as_json)
+
+
 # import / whatif --------------------------------------------------------------------------------
 
 @app.command("import")

@@ -191,3 +191,14 @@ def test_imported_deployments_adopt_their_pods_so_a_scale_up_adds_only_the_diffe
     w.store.patch("Deployment", "app0", "default", {"spec": {"replicas": 42}})
     w.driver.run_until(300)
     assert len([p for p in w.store.list("Pod", "default") if p["metadata"]["name"].startswith("app0-")]) == 42
+
+
+def test_the_import_whatif_benchmark_round_trip_holds_at_small_scale() -> None:
+    from ekstwin.bench import import_whatif
+
+    m = import_whatif.run(apps=3, replicas=40)
+    assert m["pods"] == 120 and m["nodes"] >= 5
+    assert m["same_nodes"] and m["same_placements"]
+    assert m["price_per_hour_after_import"] == m["price_per_hour_before"] == m["as_is_price_per_hour"]
+    assert m["as_is_pods_disrupted"] == 0  # nothing changes, nothing moves
+    assert m["candidate_m5a_price_per_hour"] < m["as_is_price_per_hour"]  # m5a lists below m5
