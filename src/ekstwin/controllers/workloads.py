@@ -310,19 +310,6 @@ _NEW_POD_EFFECTS = frozenset((tn.NO_SCHEDULE, tn.NO_EXECUTE))
 _RUNNING_POD_EFFECTS = frozenset((tn.NO_EXECUTE,))
 
 
-def should_run(ds_pod: PodInfo, node: Obj, *, already_running: bool = False) -> bool:
-    """Node selector/affinity match and taints tolerated (with the automatic tolerations).
-
-    A new daemon pod needs NoSchedule and NoExecute taints tolerated; a running one is only evicted by an
-    untolerated NoExecute taint (so a node cordoned or tainted ``karpenter.sh/disrupted:NoSchedule`` for a
-    drain keeps its daemon pods until the drain evicts them last).
-    """
-    if not _selects(ds_pod, node):
-        return False
-    effects = _RUNNING_POD_EFFECTS if already_running else _NEW_POD_EFFECTS
-    return tn.tolerates_all((*ds_pod.tolerations, *_DS_TOLS), _taints(node), effects) is None
-
-
 def _selects(ds_pod: PodInfo, node: Obj) -> bool:
     labels = node["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in ds_pod.node_selector.items()):
@@ -357,7 +344,10 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
         if n is not None:
             by_node[n] = p
     # no new daemon pods on nodes being deleted; running ones stay until evicted or NoExecute-tainted away
-    # should_run's checks, inlined so the tolerations and each node's taints are parsed once per sync
+    # A node wants a daemon pod when it matches the selector/affinity and its NoSchedule and NoExecute taints
+    # are tolerated (with the automatic tolerations); a running one is only removed by an untolerated
+    # NoExecute taint, so a node cordoned or tainted karpenter.sh/disrupted:NoSchedule for a drain keeps its
+    # daemon pods until the drain evicts them last. Tolerations and each node's taints are parsed once here.
     tols = (*info.tolerations, *_DS_TOLS)
     wanted: set[str] = set()
     keep: set[str] = set()
