@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.disruption.types import Command
+from ekstwin.bench import objects
 from ekstwin.controllers import disruption
 from ekstwin.controllers.base import Deps
 from ekstwin.model import manifests
@@ -25,26 +26,13 @@ SETTLE_S, QUIET_S, HORIZON_S = 900.0, 600.0, 4 * 3600.0
 
 
 def _objects(apps: int, replicas: int) -> list[dict[str, Any]]:
-    pool = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "default"},
-            "spec": {"template": {"spec": {
-                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
-                "requirements": [
-                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
-                    {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
-                    {"key": "karpenter.k8s.aws/instance-cpu", "operator": "In", "values": ["16"]}]}},
-                "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "0s",
-                               "budgets": [{"nodes": "10%"}]}}}
-    nodeclass = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "default"},
-                 "spec": {"amiSelectorTerms": [{"alias": "al2023@latest"}], "role": "KarpenterNodeRole",
-                          "subnetSelectorTerms": [{"tags": {"k": "v"}}],
-                          "securityGroupSelectorTerms": [{"tags": {"k": "v"}}]}}
-    deps = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"app-{i}"},
-             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": f"app-{i}"}},
-                      "template": {"metadata": {"labels": {"app": f"app-{i}"}},
-                                   "spec": {"containers": [{"name": "c", "image": "app", "resources": {
-                                       "requests": {"cpu": "750m", "memory": "1536Mi"}}}]}}}}
-            for i in range(apps)]
-    return [pool, nodeclass, *deps]
+    pool = objects.nodepool([
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+        {"key": "karpenter.k8s.aws/instance-cpu", "operator": "In", "values": ["16"]}],
+        {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "0s", "budgets": [{"nodes": "10%"}]})
+    return [pool, objects.nodeclass(),
+            *(objects.deployment(f"app-{i}", replicas, "750m", "1536Mi") for i in range(apps))]
 
 
 def _world(apps: int, replicas: int, seed: int) -> World:

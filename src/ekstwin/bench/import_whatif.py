@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ekstwin.bench import objects
 from ekstwin.reports import json_report
 from ekstwin.scenario import importer, whatif
 from ekstwin.scenario.run import run_scenario
@@ -23,30 +24,19 @@ APPS, REPLICAS = 20, 200
 
 
 def _pool(family: str) -> dict[str, Any]:
-    return {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "default"},
-            "spec": {"template": {"spec": {
-                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
-                "requirements": [
-                    {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": [family]},
-                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
-                    {"key": "karpenter.k8s.aws/instance-size", "operator": "In", "values": ["2xlarge"]}]}},
-                "disruption": {"consolidateAfter": "1h"}}}
+    return objects.nodepool([
+        {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": [family]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+        {"key": "karpenter.k8s.aws/instance-size", "operator": "In", "values": ["2xlarge"]}],
+        {"consolidateAfter": "1h"})
 
 
 def _scenario(apps: int, replicas: int) -> dict[str, Any]:
-    nodeclass = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "default"},
-                 "spec": {"amiSelectorTerms": [{"alias": "al2023@latest"}], "role": "KarpenterNodeRole",
-                          "subnetSelectorTerms": [{"tags": {"k": "v"}}],
-                          "securityGroupSelectorTerms": [{"tags": {"k": "v"}}]}}
-    deployments = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"app{i}"},
-                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": f"app{i}"}},
-                             "template": {"metadata": {"labels": {"app": f"app{i}"}},
-                                          "spec": {"containers": [{"name": "c", "image": "app", "resources": {
-                                              "requests": {"cpu": "350m", "memory": "512Mi"}}}]}}}}
-                   for i in range(apps)]
+    manifests = [objects.nodeclass(), _pool("m5"),
+                 *(objects.deployment(f"app{i}", replicas, "350m", "512Mi") for i in range(apps))]
     return {"apiVersion": "ekstwin.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "generated"},
             "spec": {"seed": 3, "cluster": {"region": "us-east-1", "zones": ["us-east-1a", "us-east-1b"]},
-                     "manifests": [nodeclass, _pool("m5"), *deployments]}}
+                     "manifests": manifests}}
 
 
 def _nodes(objects: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str]]:
