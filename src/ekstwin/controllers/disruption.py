@@ -174,7 +174,9 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
     pools = {p["metadata"]["name"]: p for p in view.nodepools}
     claims = {c["metadata"]["name"]: c for c in view.claims}
     nodes = {n["metadata"]["name"]: n for n in view.nodes}
-    pdbs = deps.store.list("PodDisruptionBudget")
+    pdbs: dict[str, list[Obj]] = {}  # a PDB only covers pods of its own namespace
+    for pdb in deps.store.list("PodDisruptionBudget"):
+        pdbs.setdefault(pdb["metadata"].get("namespace", "default"), []).append(pdb)
     nominated: dict[str, float] = deps.state.get("nominated", {})
     candidates, pod_blocked = [], {}
     going: set[str] = set(queued)
@@ -193,9 +195,9 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
         if why:
             _blocked(deps, st, now, node, claim, why, publish)
             continue
-        pods = [pod_info(deps, p) for p in deps.store.by_index("Pod", "spec.nodeName", node_name or "")]
-        movable = _reschedulable(pods)
-        blocker = _pod_blocker(deps, movable, pdbs)
+        raw = deps.store.by_index("Pod", "spec.nodeName", node_name or "")
+        movable = _reschedulable([pod_info(deps, p) for p in raw])
+        blocker = _pod_blocker(movable, raw, pdbs)
         if blocker:
             pod_blocked[node_name or ""] = blocker
         candidates.append(_candidate(deps, claim, node, movable, now))
@@ -223,13 +225,18 @@ def _node_blocker(claim: Obj, node: Obj, pools: dict[str, Obj], nominated: bool)
     return None
 
 
-def _pod_blocker(deps: Deps, pods: list[PodInfo], pdbs: list[Obj]) -> str | None:
+def _pod_blocker(pods: list[PodInfo], raw: list[Obj], pdbs: dict[str, list[Obj]]) -> str | None:
+    """Why the node's pods block its disruption: a do-not-disrupt pod, else a PDB refusing an eviction now.
+    ``raw`` holds the Pod objects ``pods`` were parsed from; ``pdbs`` the PDBs by namespace."""
     for p in pods:
         if p.do_not_disrupt:
             return f'Pod "{p.key}" has "karpenter.sh/do-not-disrupt" annotation'
+    if not any(p.namespace in pdbs for p in pods):
+        return None
+    by_uid = {r["metadata"].get("uid"): r for r in raw}
     for p in pods:
-        pod = deps.store.try_get("Pod", p.name, p.namespace)
-        pdb = blocking_pdb(pdbs, pod) if pod is not None else None
+        covering, pod = pdbs.get(p.namespace), by_uid.get(p.uid)
+        pdb = blocking_pdb(covering, pod) if covering and pod is not None else None
         if pdb:
             return f'Pdb "{pdb}" prevents pod evictions'
     return None

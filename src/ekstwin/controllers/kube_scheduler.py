@@ -1,7 +1,8 @@
 """kube-scheduler as a controller: binds pending pods with ``scheduling.cycle.schedule_one``.
 
-A cycle schedules pending pods in queue order (priority desc, then creation time) on a snapshot built
-once per cycle and updated with ``assume`` after each binding. Pods that fit nowhere get
+A cycle schedules pending pods in queue order (priority desc, then creation time) on the scheduler cache's
+snapshot (``snapshot_cache``: synced from the watch log at the start of the cycle, rebuilt only when a node
+changes), updated with ``assume`` after each binding. Pods that fit nowhere get
 ``PodScheduled=False, reason=Unschedulable`` (what Karpenter and the Cluster Autoscaler watch) and a
 ``FailedScheduling`` event in kube-scheduler's words.
 
@@ -13,9 +14,9 @@ backoff has passed (1 s, doubling per failed attempt, at most 10 s), or after th
 
 from __future__ import annotations
 
+from ekstwin.controllers import snapshot_cache
 from ekstwin.controllers.base import Deps, Obj, condition, pod_info, with_condition
 from ekstwin.scheduling import cycle, registry
-from ekstwin.scheduling.snapshot import Snapshot
 from ekstwin.sim import driver
 from ekstwin.sim.reconcile import Result
 from ekstwin.store import indexes
@@ -80,9 +81,7 @@ def _cycle(deps: Deps, pending: list[Obj], failed: dict[str, tuple[int, int, flo
            now: float) -> None:
     pending.sort(key=lambda p: (-int((p.get("spec") or {}).get("priority") or 0),
                                 p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
-    bound = [pod_info(deps, p) for p in deps.store.list("Pod") if (p.get("spec") or {}).get("nodeName")
-             and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-    snap = Snapshot.build(deps.store.list("Node"), bound)
+    snap = snapshot_cache.cache(deps).snapshot(deps)
     profile = registry.default_profile()
     rng = deps.rngs.stream("kube-scheduler.ties")
     ts = deps.store.format_time()

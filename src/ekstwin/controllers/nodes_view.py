@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
@@ -34,6 +35,8 @@ class ClusterView:
     pods_by_node: dict[str, list[PodInfo]]
     claim_of_node: dict[str, str] = field(default_factory=dict)
     node_names: set[str] = field(default_factory=set)
+    overhead_memo: dict[int, tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]] = \
+        field(default_factory=dict)
 
     @staticmethod
     def build(deps: Deps) -> ClusterView:
@@ -53,12 +56,14 @@ class ClusterView:
             node = (p.get("spec") or {}).get("nodeName")
             if node and (p.get("status") or {}).get("phase") not in TERMINAL:
                 by_node[node].append(pod_info(deps, p))
-        ds_pods = [PodInfo.parse({"metadata": {"namespace": d["metadata"].get("namespace"),
-                                               "ownerReferences": [{"kind": "DaemonSet", "name": d["metadata"]["name"],
-                                                                    "uid": d["metadata"]["uid"], "controller": True}]},
-                                  "spec": (d["spec"].get("template") or {}).get("spec") or {}})
-                   for d in store.list("DaemonSet")]
+        ds_pods = [_daemon_pod(deps, d) for d in store.list("DaemonSet")]
         view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), dict(by_node))
+        # the overhead memo lives as long as the DaemonSets' pods are the same (memoised) objects
+        memo = deps.state.get(_OVERHEAD_KEY)
+        if memo is None or len(memo[0]) != len(ds_pods) or len(memo[1]) > 50_000 \
+                or any(a is not b for a, b in zip(memo[0], ds_pods, strict=True)):
+            memo = deps.state[_OVERHEAD_KEY] = (ds_pods, {})
+        view.overhead_memo = memo[1]
         view.node_names = {n["metadata"]["name"] for n in nodes}
         for c in claims:
             node = (c.get("status") or {}).get("nodeName")
@@ -90,12 +95,10 @@ class ClusterView:
             claim = claims_by_name.get(self.claim_of_node.get(name, ""))
             if claim is not None and claim["metadata"].get("deletionTimestamp"):
                 continue
-            labels = n["metadata"].get("labels") or {}
-            out.append(self._existing(name, rq.Requirements.from_labels({**labels, rq.HOSTNAME: name}),
-                                      tn.parse_taints((n.get("spec") or {}).get("taints")),
-                                      res.Resources.parse((n.get("status") or {}).get("allocatable")),
+            reqs, taints, allocatable = _node_parts(deps, n)
+            out.append(self._existing(name, reqs, taints, allocatable,
                                       initialized=claim is None or is_true(claim, "Initialized"),
-                                      nodepool=labels.get(rq.NODEPOOL), claim=claim))
+                                      nodepool=(n["metadata"].get("labels") or {}).get(rq.NODEPOOL), claim=claim))
         for c in self.claims:
             st = c.get("status") or {}
             if c["metadata"].get("deletionTimestamp") or st.get("nodeName") or not st.get("allocatable"):
@@ -109,12 +112,23 @@ class ClusterView:
                                       nodepool=(c["metadata"].get("labels") or {}).get(rq.NODEPOOL), claim=c))
         return out
 
+    def _overhead(self, reqs: rq.Requirements, taints: tuple[tn.Taint, ...]) -> res.Resources:
+        """``templates.daemon_overhead`` for a node, memoised while the DaemonSets and the node's requirements
+        (the very object ``_node_parts`` keeps while its labels are unchanged) stay the same."""
+        memo = self.overhead_memo
+        hit = memo.get(id(reqs))
+        if hit is not None and hit[0] is reqs and hit[1] == taints:
+            return hit[2]
+        value = templates.daemon_overhead(self.daemonset_pods, reqs, taints)
+        memo[id(reqs)] = (reqs, taints, value)
+        return value
+
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
         bound = self.pods_by_node.get(name, [])
         used = res.total(p.requests for p in bound)
         startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
-        expected = templates.daemon_overhead(self.daemonset_pods, reqs, taints)
+        expected = self._overhead(reqs, taints)
         present = res.total(p.requests for p in bound if p.is_daemonset)
         return scheduler.ExistingNode(
             name=name, requirements=reqs, taints=taints, available=allocatable - used,
@@ -122,3 +136,41 @@ class ClusterView:
             nodepool=nodepool, startup_taints=startup, bound=list(bound))
 
 
+
+
+# Passes run every few seconds over every node and DaemonSet, and most have not changed since the last pass.
+# The store shares unchanged subtrees between versions, so these caches key on the very objects a pass reads.
+_DAEMON_POD_KEY, _NODE_PARTS_KEY, _OVERHEAD_KEY = "nodes_view.daemon_pods", "nodes_view.node_parts", \
+    "nodes_view.overhead"
+
+
+def _daemon_pod(deps: Deps, ds: Obj) -> PodInfo:
+    """The pod a DaemonSet would run on a node (what Karpenter counts as daemon overhead), parsed once per spec."""
+    meta = ds["metadata"]
+    cache: dict[str, tuple[Any, PodInfo]] = deps.state.setdefault(_DAEMON_POD_KEY, {})
+    hit = cache.get(meta["uid"])
+    if hit is not None and hit[0] is ds["spec"]:
+        return hit[1]
+    info = PodInfo.parse({"metadata": {"namespace": meta.get("namespace"),
+                                       "ownerReferences": [{"kind": "DaemonSet", "name": meta["name"],
+                                                            "uid": meta["uid"], "controller": True}]},
+                          "spec": (ds["spec"].get("template") or {}).get("spec") or {}})
+    cache[meta["uid"]] = (ds["spec"], info)
+    return info
+
+
+def _node_parts(deps: Deps, node: Obj) -> tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]:
+    """A node's requirements (labels + hostname), taints and allocatable, parsed once per change of them."""
+    cache: dict[str, tuple[Any, Any, Any, tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]]] = \
+        deps.state.setdefault(_NODE_PARTS_KEY, {})
+    name, labels = node["metadata"]["name"], node["metadata"].get("labels")
+    spec, alloc = node.get("spec"), (node.get("status") or {}).get("allocatable")
+    hit = cache.get(name)
+    if hit is not None and hit[0] is labels and hit[1] is spec and hit[2] is alloc:
+        return hit[3]
+    if len(cache) > 50_000:
+        cache.clear()
+    parts = (rq.Requirements.from_labels({**(labels or {}), rq.HOSTNAME: name}),
+             tn.parse_taints((spec or {}).get("taints")), res.Resources.parse(alloc))
+    cache[name] = (labels, spec, alloc, parts)
+    return parts

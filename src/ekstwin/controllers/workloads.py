@@ -323,6 +323,17 @@ def _taints(node: Obj) -> tuple[tn.Taint, ...]:
     return tn.parse_taints((node.get("spec") or {}).get("taints"))
 
 
+def _node_verdicts(deps: Deps, ds: Obj) -> dict[str, tuple[Any, Any, bool, bool]]:
+    """Per node: (labels, spec, wants a new daemon pod if not deleting, keeps a running one), for this
+    DaemonSet's current template (a new template starts a fresh memo)."""
+    memos: dict[str, tuple[Any, dict[str, tuple[Any, Any, bool, bool]]]] = deps.state.setdefault("ds.verdicts", {})
+    uid, tmpl = ds["metadata"]["uid"], ds["spec"]["template"]
+    entry = memos.get(uid)
+    if entry is None or entry[0] is not tmpl or len(entry[1]) > 50_000:
+        entry = memos[uid] = (tmpl, {})
+    return entry[1]
+
+
 def reconcile_daemonset(deps: Deps, key: str, now: float) -> Result:
     """One daemon pod per eligible node; pods on vanished or ineligible nodes are deleted."""
     targets = deps.store.list("DaemonSet") if key == "*" else [
@@ -351,14 +362,21 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
     tols = (*info.tolerations, *_DS_TOLS)
     wanted: set[str] = set()
     keep: set[str] = set()
+    # A sync runs on every node change and on every change of one of its pods; most nodes are unchanged since
+    # the last sync, so each node's verdict is kept while its labels and spec are the very same objects.
+    memo: dict[str, tuple[Any, Any, bool, bool]] = _node_verdicts(deps, ds)
     for node in nodes:
-        name = node["metadata"]["name"]
-        if not _selects(info, node):
-            continue
-        taints = _taints(node)
-        if not node["metadata"].get("deletionTimestamp") and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None:
+        meta = node["metadata"]
+        name, labels, spec = meta["name"], meta.get("labels"), node.get("spec")
+        hit = memo.get(name)
+        if hit is None or hit[0] is not labels or hit[1] is not spec:
+            taints = _taints(node)
+            selected = _selects(info, node)
+            hit = memo[name] = (labels, spec, selected and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None,
+                                selected and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None)
+        if hit[2] and not meta.get("deletionTimestamp"):
             wanted.add(name)
-        if name in by_node and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None:
+        if hit[3] and name in by_node:
             keep.add(name)
     for node_name in sorted(wanted - set(by_node)):
         spec = dict(tmpl.get("spec") or {})

@@ -201,12 +201,50 @@ class Snapshot:
             Conflict: the same pod (uid, else namespace/name) listed twice.
         """
         snap = cls((parse_node(i, n) for i, n in enumerate(nodes)), namespaces)
-        for raw in pods:
-            pod = raw if isinstance(raw, pod_model.PodInfo) else pod_model.PodInfo.parse(raw)
-            if pod.phase in TERMINAL_PHASES or pod.node_name is None or pod.node_name not in snap._index:
-                continue
-            snap.assume(pod, pod.node_name)
+        snap._assume_all(raw if isinstance(raw, pod_model.PodInfo) else pod_model.PodInfo.parse(raw) for raw in pods)
         return snap
+
+    def _assume_all(self, pods: Iterable[pod_model.PodInfo]) -> None:
+        """``assume`` every bound, non-terminal pod on a known node, summing the numpy columns once at the end.
+
+        Only for a fresh snapshot: no selector counts or extended columns exist yet, so only the totals, the
+        pod indexes and the (anti-)affinity term counts need the pods.
+        """
+        size = len(self.nodes)
+        cpu, mem, count = [0] * size, [0] * size, [0] * size
+        nz_cpu, nz_mem = [0] * size, [0] * size
+        placed = 0
+        for pod in pods:
+            i = self._index.get(pod.node_name) if pod.node_name is not None else None
+            if i is None or pod.phase in TERMINAL_PHASES:
+                continue
+            key = pod_key(pod)
+            if key in self._pods:
+                raise Conflict(f"pod {pod.key} is already bound to {self.nodes[self._pods[key][1]].name}")
+            self._pods[key] = (pod, i)
+            self._by_namespace.setdefault(pod.namespace, {})[key] = pod
+            node = self.nodes[i]
+            node.pods[key] = pod
+            node._change(pod, 1)
+            cpu[i] += pod.requests[res.CPU]
+            mem[i] += pod.requests[res.MEMORY]
+            count[i] += 1
+            nz_cpu[i] += pod.nonzero_cpu_m
+            nz_mem[i] += pod.nonzero_memory_b
+            if pod.affinity or pod.anti_affinity or pod.preferred_affinity or pod.preferred_anti_affinity:
+                self._count_terms(pod, i, 1)
+            placed += 1
+        if not placed:
+            return
+        self.req_cpu += np.array(cpu, dtype=np.int64)
+        self.req_memory += np.array(mem, dtype=np.int64)
+        self.pod_count += np.array(count, dtype=np.int64)
+        self.nonzero_cpu += np.array(nz_cpu, dtype=np.int64)
+        self.nonzero_memory += np.array(nz_mem, dtype=np.int64)
+        self.free_cpu = self.alloc_cpu - self.req_cpu
+        self.free_memory = self.alloc_memory - self.req_memory
+        self.free_pods = self.alloc_pods - self.pod_count
+        self.version += placed
 
     # -- lookups -----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -235,6 +273,11 @@ class Snapshot:
         """Every bound pod with the name of its node."""
         for pod, i in self._pods.values():
             yield pod, self.nodes[i].name
+
+    def pod_entry(self, key: str) -> tuple[pod_model.PodInfo, str] | None:
+        """The stored ``PodInfo`` under ``key`` (see ``pod_key``) and its node's name, or None."""
+        entry = self._pods.get(key)
+        return None if entry is None else (entry[0], self.nodes[entry[1]].name)
 
     def node_of(self, pod: pod_model.PodInfo) -> str | None:
         """Name of the node ``pod`` is bound to in this snapshot, or None."""
@@ -289,6 +332,10 @@ class Snapshot:
         for entry in self._counts.values():
             if (entry.namespaces is None or pod.namespace in entry.namespaces) and entry.predicate(pod):
                 entry.counts[i] += sign
+        self._count_terms(pod, i, sign)
+        self.version += 1
+
+    def _count_terms(self, pod: pod_model.PodInfo, i: int, sign: int) -> None:
         for kind, terms in ((REQUIRED_AFFINITY, pod.affinity), (REQUIRED_ANTI, pod.anti_affinity),
                             (PREFERRED_AFFINITY, pod.preferred_affinity),
                             (PREFERRED_ANTI, pod.preferred_anti_affinity)):
@@ -297,6 +344,94 @@ class Snapshot:
                 if counts is None:
                     counts = self._terms[(kind, term)] = np.zeros(len(self.nodes), dtype=np.int64)
                 counts[i] += sign
+
+    # -- node changes (the scheduler cache keeps one snapshot across cycles) -------------------------
+    # Each keeps the snapshot equal to what ``build`` would make from the changed node list: new nodes go
+    # last (the store lists objects in creation order), a removed node's row disappears and the rows after
+    # it move up. Caches derived from labels and taints are dropped, to be rebuilt in node order on demand.
+    _COLUMNS = ("alloc_cpu", "alloc_memory", "alloc_pods", "req_cpu", "req_memory", "pod_count", "nonzero_cpu",
+                "nonzero_memory", "free_cpu", "free_memory", "free_pods", "unschedulable", "names")
+
+    def add_node(self, node: NodeInfo) -> None:
+        """Append ``node`` (no pods yet; ``assume`` them after). Its ``index`` is set to the new last row.
+
+        Raises:
+            InvalidInput: a node with that name is already in the snapshot.
+        """
+        if node.name in self._index:
+            raise InvalidInput(f"duplicate node name {node.name!r}", obj=node.name)
+        if node.pods:
+            raise InvalidInput(f"node {node.name!r} must be added without pods", obj=node.name)
+        node.index = len(self.nodes)
+        self.nodes = (*self.nodes, node)
+        self._index[node.name] = node.index
+        row = {"alloc_cpu": node.allocatable[res.CPU], "alloc_memory": node.allocatable[res.MEMORY],
+               "alloc_pods": node.allocatable[res.PODS], "free_cpu": node.allocatable[res.CPU],
+               "free_memory": node.allocatable[res.MEMORY], "free_pods": node.allocatable[res.PODS],
+               "unschedulable": node.unschedulable, "names": node.name}
+        for attr in self._COLUMNS:
+            column = getattr(self, attr)
+            setattr(self, attr, np.append(column, np.array([row.get(attr, 0)], dtype=column.dtype)))
+        for entry in self._counts.values():
+            entry.counts = np.append(entry.counts, 0)
+        for key, counts in self._terms.items():
+            self._terms[key] = np.append(counts, 0)
+        for name, (alloc, used) in self._extended.items():
+            self._extended[name] = (np.append(alloc, node.allocatable[name]), np.append(used, 0))
+        self._nodes_changed()
+
+    def update_node(self, name: str, parsed: NodeInfo) -> None:
+        """Give node ``name`` the labels, taints, allocatable and flags of ``parsed`` (its pods stay).
+
+        Raises:
+            NotFound: no such node.
+        """
+        i = self.index(name)
+        node = self.nodes[i]
+        node.labels, node.taints, node.unschedulable, node.ready = (parsed.labels, parsed.taints,
+                                                                    parsed.unschedulable, parsed.ready)
+        node.allocatable = parsed.allocatable
+        for attr, key, used in (("cpu", res.CPU, self.req_cpu), ("memory", res.MEMORY, self.req_memory),
+                                ("pods", res.PODS, self.pod_count)):
+            getattr(self, "alloc_" + attr)[i] = node.allocatable[key]
+            getattr(self, "free_" + attr)[i] = node.allocatable[key] - used[i]
+        self.unschedulable[i] = node.unschedulable
+        for ext, (alloc, _) in self._extended.items():
+            alloc[i] = node.allocatable[ext]
+        self._nodes_changed()
+
+    def remove_node(self, name: str) -> None:
+        """Drop node ``name`` and the pods on it; the rows after it move up by one.
+
+        Raises:
+            NotFound: no such node.
+        """
+        i = self.index(name)
+        for pod_key_ in list(self.nodes[i].pods):
+            self.forget(self._pods[pod_key_][0])
+        for attr in self._COLUMNS:
+            setattr(self, attr, np.delete(getattr(self, attr), i))
+        for entry in self._counts.values():
+            entry.counts = np.delete(entry.counts, i)
+        for key, counts in self._terms.items():
+            self._terms[key] = np.delete(counts, i)
+        for ext, (alloc, used) in self._extended.items():
+            self._extended[ext] = (np.delete(alloc, i), np.delete(used, i))
+        self.nodes = (*self.nodes[:i], *self.nodes[i + 1:])
+        del self._index[name]
+        for n in self.nodes[i:]:
+            n.index -= 1
+            self._index[n.name] = n.index
+        self._pods = {k: (p, j - 1 if j > i else j) for k, (p, j) in self._pods.items()}
+        self._nodes_changed()
+
+    def _nodes_changed(self) -> None:
+        groups: dict[tuple[taint_model.Taint, ...], int] = {}
+        self.taint_group = np.fromiter((groups.setdefault(n.taints, len(groups)) for n in self.nodes),
+                                       dtype=np.int64, count=len(self.nodes))
+        self.taint_sets = tuple(groups)
+        self._codes.clear()
+        self._static.clear()
         self.version += 1
 
     # -- derived data ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ arithmetic Karpenter and kube-scheduler use (sum, subtract, fits, per-key max).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
 from ekstwin.units import quantity
@@ -57,6 +57,20 @@ class Resources(Mapping[str, int]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._d)
+
+    # The Mapping mixins build views through __iter__/__getitem__; resource lists are summed and compared on
+    # every hot path (packing, snapshots), so hand out the underlying dict's views directly.
+    def items(self) -> ItemsView[str, int]:
+        return self._d.items()
+
+    def keys(self) -> KeysView[str]:
+        return self._d.keys()
+
+    def values(self) -> ValuesView[int]:
+        return self._d.values()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._d
 
     def __len__(self) -> int:
         return len(self._d)
