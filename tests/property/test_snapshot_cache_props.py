@@ -102,7 +102,7 @@ def _assert_same(cached: Snapshot, fresh: Snapshot) -> None:
     cached.check_valid()
     assert [n.name for n in cached.nodes] == [n.name for n in fresh.nodes]
     assert [n.index for n in cached.nodes] == list(range(len(cached.nodes)))
-    for attr in Snapshot._COLUMNS + ("taint_group",):
+    for attr in (*Snapshot.COLUMNS, "taint_group"):
         assert np.array_equal(getattr(cached, attr), getattr(fresh, attr)), attr
     assert cached.taint_sets == fresh.taint_sets
     for a, b in zip(cached.nodes, fresh.nodes, strict=True):

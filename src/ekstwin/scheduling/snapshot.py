@@ -349,7 +349,7 @@ class Snapshot:
     # Each keeps the snapshot equal to what ``build`` would make from the changed node list: new nodes go
     # last (the store lists objects in creation order), a removed node's row disappears and the rows after
     # it move up. Caches derived from labels and taints are dropped, to be rebuilt in node order on demand.
-    _COLUMNS = ("alloc_cpu", "alloc_memory", "alloc_pods", "req_cpu", "req_memory", "pod_count", "nonzero_cpu",
+    COLUMNS = ("alloc_cpu", "alloc_memory", "alloc_pods", "req_cpu", "req_memory", "pod_count", "nonzero_cpu",
                 "nonzero_memory", "free_cpu", "free_memory", "free_pods", "unschedulable", "names")
 
     def add_node(self, node: NodeInfo) -> None:
@@ -369,7 +369,7 @@ class Snapshot:
                "alloc_pods": node.allocatable[res.PODS], "free_cpu": node.allocatable[res.CPU],
                "free_memory": node.allocatable[res.MEMORY], "free_pods": node.allocatable[res.PODS],
                "unschedulable": node.unschedulable, "names": node.name}
-        for attr in self._COLUMNS:
+        for attr in self.COLUMNS:
             column = getattr(self, attr)
             setattr(self, attr, np.append(column, np.array([row.get(attr, 0)], dtype=column.dtype)))
         for entry in self._counts.values():
@@ -409,7 +409,7 @@ class Snapshot:
         i = self.index(name)
         for pod_key_ in list(self.nodes[i].pods):
             self.forget(self._pods[pod_key_][0])
-        for attr in self._COLUMNS:
+        for attr in self.COLUMNS:
             setattr(self, attr, np.delete(getattr(self, attr), i))
         for entry in self._counts.values():
             entry.counts = np.delete(entry.counts, i)
