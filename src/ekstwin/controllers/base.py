@@ -65,8 +65,10 @@ def condition(obj: Obj, ctype: str) -> Obj | None:
 
 def is_true(obj: Obj, ctype: str) -> bool:
     """True when condition ``ctype`` has status "True"."""
-    c = condition(obj, ctype)
-    return c is not None and c.get("status") == "True"
+    for c in (obj.get("status") or {}).get("conditions") or ():  # no copy: asked of every claim on every pass
+        if c.get("type") == ctype:
+            return bool(c.get("status") == "True")
+    return False
 
 
 def with_condition(obj: Obj, ctype: str, status: str, ts: str, reason: str = "", message: str = "") -> Obj:

@@ -14,13 +14,15 @@ from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
-from ekstwin.controllers.base import Deps, Obj, is_true, pod_info
+from ekstwin.controllers import snapshot_cache
+from ekstwin.controllers.base import Deps, Obj, is_true
+from ekstwin.memo import IdentityMemo
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
+from ekstwin.scheduling.snapshot import Snapshot
 from ekstwin.units import resources as res
 
-TERMINAL = ("Succeeded", "Failed")
 
 
 @dataclass
@@ -37,6 +39,8 @@ class ClusterView:
     node_names: set[str] = field(default_factory=set)
     overhead_memo: dict[int, tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]] = \
         field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    """kube-scheduler's snapshot of the same moment: per-node requested totals without summing pods again."""
 
     @staticmethod
     def build(deps: Deps) -> ClusterView:
@@ -50,14 +54,14 @@ class ClusterView:
             pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL)
             cap = (c.get("status") or {}).get("capacity")
             if pool and cap:
-                usage[pool] = usage[pool] + res.Resources.parse(cap)
-        by_node: dict[str, list[PodInfo]] = defaultdict(list)
-        for p in store.list("Pod"):
-            node = (p.get("spec") or {}).get("nodeName")
-            if node and (p.get("status") or {}).get("phase") not in TERMINAL:
-                by_node[node].append(pod_info(deps, p))
+                usage[pool] = usage[pool] + _CAPACITY(cap, res.Resources.parse)
+        # Karpenter's cluster state and kube-scheduler's cache both track the bound pods by node; the twin keeps
+        # one incrementally (``snapshot_cache``) instead of re-reading every pod on every pass
+        cache = snapshot_cache.cache(deps)
+        snap = cache.snapshot(deps)
+        by_node = {node: list(pods.values()) for node, pods in cache.by_node.items()}
         ds_pods = [_daemon_pod(deps, d) for d in store.list("DaemonSet")]
-        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), dict(by_node))
+        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), by_node, snapshot=snap)
         # the overhead memo lives as long as the DaemonSets' pods are the same (memoised) objects
         memo = deps.state.get(_OVERHEAD_KEY)
         if memo is None or len(memo[0]) != len(ds_pods) or len(memo[1]) > 50_000 \
@@ -126,7 +130,9 @@ class ClusterView:
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
         bound = self.pods_by_node.get(name, [])
-        used = res.total(p.requests for p in bound)
+        snap = self.snapshot
+        used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
+            res.total(p.requests for p in bound)
         startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
         expected = self._overhead(reqs, taints)
         present = res.total(p.requests for p in bound if p.is_daemonset)
@@ -140,6 +146,8 @@ class ClusterView:
 
 # Passes run every few seconds over every node and DaemonSet, and most have not changed since the last pass.
 # The store shares unchanged subtrees between versions, so these caches key on the very objects a pass reads.
+_CAPACITY: IdentityMemo[Obj, res.Resources] = IdentityMemo()
+"""NodeClaim ``status.capacity`` dict (set once at launch) → parsed, for the NodePools' usage against limits."""
 _DAEMON_POD_KEY, _NODE_PARTS_KEY, _OVERHEAD_KEY = "nodes_view.daemon_pods", "nodes_view.node_parts", \
     "nodes_view.overhead"
 
