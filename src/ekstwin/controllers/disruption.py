@@ -11,6 +11,7 @@ the command; the queue deletes the candidates once every replacement is Initiali
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ class State:
     seq: int = 0
     published: dict[tuple[str, str, str], float] = field(default_factory=dict)
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    candidates: dict[str, tuple[Obj, Obj, tuple[Obj, ...], Candidate, float, float, float | None]] = \
+        field(default_factory=dict)
+    """Node → (NodeClaim, Node, Pods, candidate, Σ pod cost, created, expireAfter) of its last pass."""
 
 
 def _state(deps: Deps) -> State:
@@ -196,11 +200,11 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
             _blocked(deps, st, now, node, claim, why, publish)
             continue
         raw = deps.store.by_index("Pod", "spec.nodeName", node_name or "")
-        movable = _reschedulable([pod_info(deps, p) for p in raw])
-        blocker = _pod_blocker(movable, raw, pdbs)
+        candidate = _candidate(deps, st, claim, node, raw, now)
+        blocker = _pod_blocker(list(candidate.pods), raw, pdbs)
         if blocker:
             pod_blocked[node_name or ""] = blocker
-        candidates.append(_candidate(deps, claim, node, movable, now))
+        candidates.append(candidate)
     pending = [pod_info(deps, p) for p in deps.store.by_index("Pod", "spec.nodeName", "")
                if provisioner.is_provisionable(p)]
     pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
@@ -242,21 +246,35 @@ def _pod_blocker(pods: list[PodInfo], raw: list[Obj], pdbs: dict[str, list[Obj]]
     return None
 
 
-def _candidate(deps: Deps, claim: Obj, node: Obj, pods: list[PodInfo], now: float) -> Candidate:
-    labels = node["metadata"].get("labels") or {}
-    itype, ct, zone = labels.get(rq.INSTANCE_TYPE, ""), labels.get(rq.CAPACITY_TYPE, ""), labels.get(rq.ZONE, "")
-    price = _price(deps, itype, zone, ct)
-    age = now - deps.store.parse_time(claim["metadata"]["creationTimestamp"])
-    expire_s = nodeclaim_disruption.duration_or_never(claim["spec"].get("expireAfter"))
-    drifted = None
-    if is_true(claim, "Drifted"):
-        cond = next(c for c in claim["status"]["conditions"] if c["type"] == "Drifted")
-        drifted = deps.store.parse_time(cond["lastTransitionTime"])
-    return Candidate(node=node["metadata"]["name"], nodeclaim=claim["metadata"]["name"],
-                     nodepool=labels.get(rq.NODEPOOL, ""), instance_type=itype, capacity_type=ct, zone=zone,
-                     price=price, pods=tuple(pods), disruption_cost=cost.disruption_cost(pods, age, expire_s),
-                     consolidatable=is_true(claim, "Consolidatable"), drifted_at=drifted,
-                     capacity=Resources.parse((claim.get("status") or {}).get("capacity")))
+def _candidate(deps: Deps, st: State, claim: Obj, node: Obj, raw: list[Obj], now: float) -> Candidate:
+    """The node as a candidate. Passes run every few seconds and most nodes are unchanged since the last one,
+    so the candidate is kept while its NodeClaim, Node and Pod objects are the very same (the store replaces
+    an object on every write); only the disruption cost, which ages, is recomputed."""
+    name = node["metadata"]["name"]
+    hit = st.candidates.get(name)
+    if hit is not None and hit[0] is claim and hit[1] is node and len(hit[2]) == len(raw) and \
+            all(a is b for a, b in zip(hit[2], raw, strict=True)):
+        base, pods_cost, created, expire_s = hit[3:]
+    else:
+        pods = _reschedulable([pod_info(deps, p) for p in raw])
+        labels = node["metadata"].get("labels") or {}
+        itype, ct, zone = labels.get(rq.INSTANCE_TYPE, ""), labels.get(rq.CAPACITY_TYPE, ""), labels.get(rq.ZONE, "")
+        created = deps.store.parse_time(claim["metadata"]["creationTimestamp"])
+        expire_s = nodeclaim_disruption.duration_or_never(claim["spec"].get("expireAfter"))
+        pods_cost = cost.pods_cost(pods)
+        drifted = None
+        if is_true(claim, "Drifted"):
+            cond = next(c for c in claim["status"]["conditions"] if c["type"] == "Drifted")
+            drifted = deps.store.parse_time(cond["lastTransitionTime"])
+        base = Candidate(node=name, nodeclaim=claim["metadata"]["name"], nodepool=labels.get(rq.NODEPOOL, ""),
+                         instance_type=itype, capacity_type=ct, zone=zone, price=_price(deps, itype, zone, ct),
+                         pods=tuple(pods), disruption_cost=math.nan,
+                         consolidatable=is_true(claim, "Consolidatable"), drifted_at=drifted,
+                         capacity=Resources.parse((claim.get("status") or {}).get("capacity")))
+        if len(st.candidates) > 50_000:
+            st.candidates.clear()
+        st.candidates[name] = (claim, node, tuple(raw), base, pods_cost, created, expire_s)
+    return dataclasses.replace(base, disruption_cost=cost.disruption_cost(pods_cost, now - created, expire_s))
 
 
 def _price(deps: Deps, itype: str, zone: str, capacity_type: str) -> float:

@@ -24,7 +24,6 @@ from ekstwin.scheduling.snapshot import Snapshot
 from ekstwin.units import resources as res
 
 
-
 @dataclass
 class ClusterView:
     """Snapshot of NodePools, nodes, NodeClaims, bound pods and DaemonSets."""

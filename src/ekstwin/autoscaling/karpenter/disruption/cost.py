@@ -24,6 +24,11 @@ def lifetime_remaining(age_s: float, expire_after_s: float | None) -> float:
     return min(1.0, max(0.0, (expire_after_s - age_s) / expire_after_s))
 
 
-def disruption_cost(pods: Iterable[PodInfo], age_s: float, expire_after_s: float | None) -> float:
-    """Σ pod cost × lifetime remaining."""
-    return sum(pod_cost(p) for p in pods) * lifetime_remaining(age_s, expire_after_s)
+def pods_cost(pods: Iterable[PodInfo]) -> float:
+    """Σ pod cost of a node's reschedulable pods (the part of the disruption cost that does not age)."""
+    return sum(pod_cost(p) for p in pods)
+
+
+def disruption_cost(pods_cost_sum: float, age_s: float, expire_after_s: float | None) -> float:
+    """Σ pod cost (``pods_cost``) × lifetime remaining."""
+    return pods_cost_sum * lifetime_remaining(age_s, expire_after_s)
