@@ -4,37 +4,22 @@ A ``Twin`` is a built world whose simulated time only moves when you call ``adva
 (workloads, kube-scheduler, kubelet, Karpenter's provisioner, NodeClaim lifecycle, disruption,
 termination) keeps running as time advances, exactly as in ``ekstwin run``; ``provision_once`` and
 ``disrupt_once`` force one pass of Karpenter's provisioner or disruption controller *now*, without
-waiting for its batch window or polling interval.
+waiting for its batch window or polling interval. The passes are ``scenario.steps``'s, which the timeline
+actions ``provision`` and ``disrupt`` run too, so a scenario script and these calls decide alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.disruption.types import Command
-from ekstwin.controllers import disruption, provisioner
-from ekstwin.controllers.base import Obj
 from ekstwin.errors import InvalidInput
-from ekstwin.model.pod import is_control_plane
-from ekstwin.scenario import loader
+from ekstwin.scenario import loader, steps
 from ekstwin.scenario.run import _PLURAL_KIND, schedule_timeline
+from ekstwin.scenario.steps import ProvisionPass
 from ekstwin.scenario.world import World, build
-from ekstwin.store import indexes
 
-
-@dataclass(frozen=True)
-class ProvisionPass:
-    """What one provisioning pass decided."""
-
-    pods: list[str]
-    """``namespace/name`` of the pods the pass considered."""
-    nodeclaims: list[str]
-    """Names of the NodeClaims it created."""
-    nominated: dict[str, list[str]] = field(default_factory=dict)
-    """Existing or in-flight node (or NodeClaim) → pods the simulation placed there."""
-    unschedulable: dict[str, str] = field(default_factory=dict)
-    """Pod → why no NodePool could take it."""
+__all__ = ["ProvisionPass", "Twin"]
 
 
 class Twin:
@@ -66,46 +51,21 @@ class Twin:
         self.world.driver.run_until(self.now + seconds)
 
     def provision_once(self) -> ProvisionPass:
-        """One Karpenter provisioning pass over the pods pending now.
+        """One Karpenter provisioning pass over the pods pending now (``scenario.steps.provision``).
 
-        1. Settle the current instant: every controller runs what is due at ``now`` (so Deployments have
-           their pods and kube-scheduler has tried them).
-        2. Take the pending pods Karpenter provisions for — unbound, not deleting, not nominated, not
-           DaemonSet or static pods — plus the pods of nodes being disrupted.
-        3. Solve them against the NodePools and the existing and in-flight nodes, create the NodeClaims
-           the solution needs and nominate the pods placed on existing nodes (as the provisioner does).
-        4. Settle ``now`` again: each new NodeClaim's CreateFleet call is made at once. The instance
-           answers a second or two later, registers and becomes Ready tens of seconds later, so the
-           launch, registration and initialization, and kube-scheduler binding the pods, happen during
-           the following ``advance`` calls. No pod is bound by this pass itself: binding is
-           kube-scheduler's job, as in a real cluster.
+        The pass settles the current instant (every controller runs what is due now), solves the pending
+        pods against the NodePools and the existing and in-flight nodes, creates the NodeClaims and
+        nominations, and settles again so each new NodeClaim's CreateFleet call is made now. Launch,
+        registration, initialization and kube-scheduler binding the pods happen during the following
+        ``advance`` calls; the pass binds no pod itself. The timeline action ``provision`` does the same.
         """
-        now = self.now
-        driver, deps = self.world.driver, self.world.deps
-        driver.run_until(now)
-        deps.ec2.due(now)
-        pods = [p for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, "") if _pending(p)]
-        pods += provisioner.reschedulable_on_going_nodes(deps)
-        if not pods:
-            return ProvisionPass([], [])
-        before = {c["metadata"]["name"] for c in deps.store.list("NodeClaim")}
-        result = provisioner.provision(deps, pods, now)
-        created = sorted(c["metadata"]["name"] for c in deps.store.list("NodeClaim")
-                         if c["metadata"]["name"] not in before)
-        driver.run_until(now)
-        return ProvisionPass(pods=[f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
-                                   for p in pods], nodeclaims=created,
-                             nominated={n: [i.key for i in infos] for n, infos in result.existing.items()},
-                             unschedulable=dict(result.errors))
+        return steps.provision(self.world, by="Twin.provision_once()")
 
     def disrupt_once(self) -> Command | None:
         """One disruption pass now: the first command Karpenter's methods find, started as Karpenter does
-        (drift at once; consolidation after its 15 s validation, during a later ``advance``), or None."""
-        now = self.now
-        self.world.driver.run_until(now)
-        cmd = disruption.run_pass(self.world.deps, now)
-        self.world.driver.run_until(now)
-        return cmd
+        (drift at once; consolidation after its 15 s validation, during a later ``advance``), or None.
+        The timeline action ``disrupt`` does the same (``scenario.steps.disrupt``)."""
+        return steps.disrupt(self.world, by="Twin.disrupt_once()")
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
         """The current objects of ``kind`` (``Node`` or ``nodes``, ``Pod`` or ``pods``, ...)."""
@@ -115,17 +75,3 @@ class Twin:
         """Every decision so far (launches, registrations, provisioning, disruption...), each with its reason."""
         return list(self.world.deps.recorder.decisions)
 
-
-def _pending(pod: Obj) -> bool:
-    """Unbound and waiting: what a provisioning pass takes (kube-scheduler's verdict not awaited)."""
-    meta = pod["metadata"]
-    if is_control_plane(pod) or meta.get("deletionTimestamp"):
-        return False
-    if (pod.get("status") or {}).get("phase", "Pending") != "Pending":
-        return False
-    if (pod.get("status") or {}).get("nominatedNodeName"):
-        return False
-    if any(o.get("kind") in ("DaemonSet", "Node") for o in meta.get("ownerReferences") or ()):
-        return False
-    return provisioner.is_provisionable(pod) or not any(
-        c.get("type") == "PodScheduled" for c in (pod.get("status") or {}).get("conditions") or ())

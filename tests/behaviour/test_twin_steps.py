@@ -1,4 +1,8 @@
-"""The step API: ``Twin.from_scenario`` and one provisioning or disruption pass at a time."""
+"""Stepping through decisions: the ``Twin`` step API and the timeline actions ``provision``, ``disrupt``, ``advance``.
+
+Both force one pass of Karpenter's provisioner or disruption controller through ``scenario.steps``, so a
+script makes the same decisions at the same times whether a timeline or Python drives it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from typing import Any
 import pytest
 
 import ekstwin
+from ekstwin.controllers import disruption
+from ekstwin.scenario.result import RunResult
+from ekstwin.scenario.run import run_scenario
 from ekstwin.twin import Twin
 
 SCENARIO = """\
@@ -54,12 +61,32 @@ spec:
 """
 
 
+SCRIPT = """\
+  timeline:
+    - provision: true
+    - advance: 95s
+    - scale: {kind: Deployment, name: web, replicas: 1}
+    - disrupt: true
+    - advance: 5m
+"""
+"""Provision 6 pods at once, scale down to 1 at 95 s (between two polls of the disruption loop), force a
+disruption pass right then, and watch for 5 minutes: the run ends at 6m35s, the final cursor."""
+
+
 @pytest.fixture
 def scenario(tmp_path: Path) -> str:
-    (tmp_path / "manifests.yaml").write_text(MANIFESTS)
-    path = tmp_path / "steps.yaml"
-    path.write_text(SCENARIO)
+    return _write(tmp_path, "steps", "")
+
+
+def _write(tmp_path: Path, name: str, timeline: str, manifests: str = MANIFESTS) -> str:
+    (tmp_path / "manifests.yaml").write_text(manifests)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SCENARIO + timeline)
     return str(path)
+
+
+def _forced(decisions: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in decisions if d["kind"] == f"forced-{kind}"]
 
 
 def _web(twin: Twin) -> list[dict[str, Any]]:
@@ -111,3 +138,115 @@ def test_advance_refuses_going_back_in_time(scenario: str) -> None:
     twin = Twin.from_scenario(scenario)
     with pytest.raises(ekstwin.InvalidInput):
         twin.advance(-1)
+
+
+# -- the same passes as scenario timeline actions -----------------------------------------------------
+
+def _ran(tmp_path: Path, timeline: str, manifests: str = MANIFESTS) -> RunResult:
+    return run_scenario(_write(tmp_path, "script", timeline, manifests))
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+
+def test_a_provision_step_creates_nodeclaims_at_once_and_90s_later_the_node_is_ready_with_the_pods_bound(
+        tmp_path: Path) -> None:
+    result = _ran(tmp_path, "  timeline:\n    - provision: true\n    - advance: 90s\n")
+    assert result.time_s == 90.0  # no stop: the run ends at the final cursor
+    [forced] = _forced(result.decisions, "provisioning")
+    assert forced["t"] == 0.0 and forced["by"].endswith("script.yaml: spec.timeline[0]")
+    assert forced["nodeclaims"] == [c["metadata"]["name"] for c in result.objects["nodeclaims"]]
+    assert forced["unschedulable"] == {} and "6 pod(s): 1 new nodeclaim(s)" in forced["message"]
+    # the pass itself made the NodeClaim at t=0, not the provisioner's loop after its 1 s batch window
+    assert [d["t"] for d in result.decisions if d["kind"] == "nodeclaim"] == [0.0]
+    [node] = result.objects["nodes"]
+    assert _ready(node)
+    web = [p for p in result.objects["pods"] if p["metadata"]["name"].startswith("web-")]
+    assert len(web) == 6
+    assert all(p["spec"]["nodeName"] == node["metadata"]["name"] and p["status"]["phase"] == "Running" for p in web)
+
+
+def test_a_disrupt_step_starts_consolidation_of_an_underutilized_node_which_goes_away_after_validation_and_drain(
+        tmp_path: Path) -> None:
+    result = _ran(tmp_path, SCRIPT)
+    assert result.time_s == 395.0
+    [forced] = _forced(result.decisions, "disruption")
+    # the scale-down at 95 s is not on the loop's 10 s grid: the forced pass found the command first
+    assert (forced["t"], forced["status"], forced["method"], forced["decision"]) == (
+        95.0, "validating", "single", "replace")
+    [old] = forced["nodes"]
+    [executed] = [d for d in result.decisions if d["kind"] == "disruption" and d.get("command_id")]
+    assert executed["t"] == 110.0 and executed["nodes"] == [old]  # after the 15 s validation
+    [drained] = [d for d in result.decisions if d["kind"] == "termination" and d["node"] == old]
+    assert drained["outcome"] == "drained" and drained["t"] > 110.0
+    nodes = [n["metadata"]["name"] for n in result.objects["nodes"]]
+    assert old not in nodes and len(nodes) == 1
+    assert [c["metadata"]["name"] for c in result.objects["nodeclaims"]] == executed["replacements"]
+
+
+def test_the_timeline_and_the_python_api_make_the_same_decisions_at_the_same_times(tmp_path: Path) -> None:
+    scripted = _ran(tmp_path, SCRIPT).decisions
+    twin = Twin.from_scenario(_write(tmp_path, "driven", ""))
+    twin.provision_once()
+    twin.advance(95)
+    twin.world.store.patch("Deployment", "web", "default", {"spec": {"replicas": 1}})
+    twin.disrupt_once()
+    twin.advance(300)
+    driven = twin.decisions()
+    assert {d["by"] for d in _forced(driven, "provisioning") + _forced(driven, "disruption")} == {
+        "Twin.provision_once()", "Twin.disrupt_once()"}
+
+    def same(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in d.items() if k != "by"} for d in decisions]
+
+    assert len(scripted) > 20 and same(scripted) == same(driven)
+
+
+def test_the_twin_runs_a_scripts_forced_passes_as_time_advances(tmp_path: Path) -> None:
+    twin = Twin.from_scenario(_write(tmp_path, "script", SCRIPT))
+    twin.advance(94)
+    assert [d["t"] for d in _forced(twin.decisions(), "provisioning")] == [0.0]
+    assert _forced(twin.decisions(), "disruption") == []
+    twin.advance(1)
+    assert [d["status"] for d in _forced(twin.decisions(), "disruption")] == ["validating"]
+
+
+def test_a_step_after_a_forced_pass_at_the_same_instant_runs_after_the_pass(tmp_path: Path) -> None:
+    # settling the instant before the pass must not run the scale-down first: the pass still sees 6 pods
+    result = _ran(tmp_path, "  timeline:\n    - provision: true\n"
+                            "    - scale: {kind: Deployment, name: web, replicas: 0}\n    - advance: 1s\n")
+    [forced] = _forced(result.decisions, "provisioning")
+    assert len(forced["nodeclaims"]) == 1 and "6 pod(s)" in forced["message"]
+    assert [d["spec"]["replicas"] for d in result.objects["deployments"]] == [0]
+
+
+def test_a_disrupt_step_with_nothing_to_do_records_why_each_candidate_stays(tmp_path: Path) -> None:
+    result = _ran(tmp_path, "  timeline:\n    - provision: true\n    - advance: 2m\n    - disrupt: true\n")
+    [forced] = _forced(result.decisions, "disruption")
+    [node] = result.objects["nodes"]
+    assert forced["status"] == "none" and forced["t"] == 120.0
+    assert forced["candidates"] == [node["metadata"]["name"]]
+    assert forced["verdicts"] == {node["metadata"]["name"]: "Can't replace with a cheaper node"}
+
+
+def test_a_disrupt_step_notes_a_candidate_whose_consolidate_after_has_not_passed(tmp_path: Path) -> None:
+    patient = MANIFESTS.replace("consolidateAfter: 0s", "consolidateAfter: 10m")
+    result = _ran(tmp_path, "  timeline:\n    - provision: true\n    - advance: 2m\n    - disrupt: true\n", patient)
+    [forced] = _forced(result.decisions, "disruption")
+    [node] = result.objects["nodes"]
+    assert forced["status"] == "none"
+    assert forced["verdicts"] == {node["metadata"]["name"]: disruption.NOT_CONSOLIDATABLE}
+
+
+def test_a_disrupt_step_after_the_loop_found_a_command_reports_that_command_waiting_for_validation(
+        tmp_path: Path) -> None:
+    # the scale-down at 90 s is on the loop's 10 s grid: the loop finds the command itself, at 90 s
+    result = _ran(tmp_path, "  timeline:\n    - provision: true\n    - advance: 90s\n"
+                            "    - scale: {kind: Deployment, name: web, replicas: 1}\n    - advance: 5s\n"
+                            "    - disrupt: true\n    - advance: 1m\n")
+    [forced] = _forced(result.decisions, "disruption")
+    assert (forced["t"], forced["status"], forced["method"]) == (95.0, "waiting", "single")
+    assert "validating until t=105s" in forced["message"]
+    [executed] = [d for d in result.decisions if d["kind"] == "disruption" and d.get("command_id")]
+    assert executed["t"] == 105.0 and executed["nodes"] == forced["nodes"]

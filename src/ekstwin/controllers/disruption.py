@@ -15,6 +15,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 
@@ -63,6 +64,34 @@ class Queued:
 
 
 @dataclass
+class PassNotes:
+    """What one computed pass looked at and concluded, node by node (a forced pass's decision record)."""
+
+    candidates: list[str] = field(default_factory=list)
+    """The candidates' nodes, cheapest to disrupt first."""
+    verdicts: dict[str, str] = field(default_factory=dict)
+    """Node → why this pass left it alone (Karpenter's event message) or ``chosen: …``."""
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    """What a disruption pass run on demand (``run_pass``) did."""
+
+    command: Command | None
+    status: Literal["executed", "validating", "waiting", "none"]
+    """``executed`` (drift starts at once), ``validating`` (consolidation: executed at ``validate_at`` if the
+    re-check still agrees), ``waiting`` (the loop's own command, already waiting for its validation at
+    ``validate_at``, returned as it is) or ``none``."""
+    validate_at: float | None = None
+    notes: PassNotes = field(default_factory=PassNotes)
+    """The pass's candidates and verdicts (empty for ``waiting``: no pass was computed)."""
+
+
+NOT_CONSOLIDATABLE = "not consolidatable yet (consolidateAfter has not passed since its last pod event)"
+"""A forced pass's note for a candidate without the Consolidatable condition (Karpenter skips it silently)."""
+
+
+@dataclass
 class State:
     """The controller's memory between passes."""
 
@@ -77,6 +106,8 @@ class State:
     candidates: dict[str, tuple[Obj, Obj, tuple[Obj, ...], Candidate, float, float, float | None]] = \
         field(default_factory=dict)
     """Node → (NodeClaim, Node, Pods, candidate, Σ pod cost, created, expireAfter) of its last pass."""
+    last_pass: PassNotes = field(default_factory=PassNotes)
+    """The latest computed pass's notes; ``verdicts`` only keeps changes, which cannot tell one pass's story."""
 
 
 def _state(deps: Deps) -> State:
@@ -313,6 +344,7 @@ def _publish(deps: Deps, st: State, now: float, obj: Obj, reason: str, message: 
 
 def _remember(deps: Deps, st: State, node: str, method: str, message: str) -> None:
     """Record why a node was (not) disrupted, once per change, for reports and ``explain``."""
+    st.last_pass.verdicts[node] = message
     if st.verdicts.get(node) == (method, message):
         return
     st.verdicts[node] = (method, message)
@@ -401,7 +433,9 @@ def _unconsolidatable(deps: Deps, st: State, now: float, c: Candidate, p: Pass, 
 
 
 def _compute(deps: Deps, st: State, now: float) -> Command | None:
+    st.last_pass = PassNotes()  # before build_pass: it records why non-candidates are left alone
     p = build_pass(deps, st, now)
+    st.last_pass.candidates = [c.node for c in p.candidates]
     spot_to_spot = bool(deps.settings.feature_gates.get(SPOT_TO_SPOT, False))
 
     def verdict(v: Verdict) -> None:
@@ -429,29 +463,33 @@ def _compute(deps: Deps, st: State, now: float) -> Command | None:
             for c in cmd.candidates:
                 _remember(deps, st, c.node, cmd.method, f"chosen: {cmd.message}")
             return cmd
+    for c in p.candidates:
+        if not c.consolidatable:
+            st.last_pass.verdicts.setdefault(c.node, NOT_CONSOLIDATABLE)
     return None
 
 
-def run_pass(deps: Deps, now: float) -> Command | None:
-    """One disruption pass on demand (the step API): compute a command and start it as the loop does.
+def run_pass(deps: Deps, now: float) -> PassOutcome:
+    """One disruption pass on demand (forced passes): compute a command and start it as the loop does.
 
     Drift executes at once; consolidation waits the 15 s validation re-check, which the controller's loop
     performs when simulated time reaches it. A command the loop found earlier and that still waits for
-    its validation is returned as it is (Karpenter holds one command at a time). None: nothing to do.
+    its validation is returned as it is (Karpenter holds one command at a time).
     """
     st = _state(deps)
     if st.pending is not None:
-        return st.pending[0]
+        return PassOutcome(st.pending[0], "waiting", st.pending[1])
     _orchestrate(deps, st, now)
     cmd = _compute(deps, st, now)
+    notes = st.last_pass
     if cmd is None:
-        return None
+        return PassOutcome(None, "none", notes=notes)
     if cmd.method == methods.DRIFT:
         _execute(deps, st, cmd, now)
-    else:
-        st.pending = (cmd, now + VALIDATION_S)
-        deps.enqueue(NAME, LOOP, now + VALIDATION_S)
-    return cmd
+        return PassOutcome(cmd, "executed", notes=notes)
+    st.pending = (cmd, now + VALIDATION_S)
+    deps.enqueue(NAME, LOOP, now + VALIDATION_S)
+    return PassOutcome(cmd, "validating", now + VALIDATION_S, notes)
 
 
 # -- validation (spec 7.11) --------------------------------------------------------------------------

@@ -63,13 +63,21 @@ def reschedulable_on_going_nodes(deps: Deps) -> list[Obj]:
 
 def is_provisionable(pod: Obj) -> bool:
     """Unschedulable per kube-scheduler, unbound, not nominated, not owned by a DaemonSet or Node."""
+    return awaits_node(pod) and is_unschedulable(pod)
+
+
+def awaits_node(pod: Obj) -> bool:
+    """Unbound, not deleting, not nominated, not owned by a DaemonSet or Node (kube-scheduler's verdict aside)."""
     spec = pod.get("spec") or {}
     if spec.get("nodeName") or pod["metadata"].get("deletionTimestamp"):
         return False
     if (pod.get("status") or {}).get("nominatedNodeName"):
         return False
-    if any(o.get("kind") in ("DaemonSet", "Node") for o in pod["metadata"].get("ownerReferences") or ()):
-        return False
+    return not any(o.get("kind") in ("DaemonSet", "Node") for o in pod["metadata"].get("ownerReferences") or ())
+
+
+def is_unschedulable(pod: Obj) -> bool:
+    """kube-scheduler set PodScheduled=False with reason Unschedulable."""
     cond = condition(pod, "PodScheduled")
     return cond is not None and cond.get("status") == "False" and cond.get("reason") == "Unschedulable"
 

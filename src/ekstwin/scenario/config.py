@@ -52,8 +52,8 @@ class TimelineStep:
     """One ``spec.timeline`` entry: at ``at_s`` do ``action`` with ``args``."""
 
     at_s: float
-    action: str  # apply | scale | delete | interrupt
-    args: Any
+    action: str  # apply | scale | delete | interrupt | provision | disrupt (diurnal becomes scale steps)
+    args: Any  # None for provision and disrupt
     where: str  # "file: spec.timeline[i]" for error messages
 
 
@@ -68,6 +68,8 @@ class Scenario:
     objects: tuple[dict[str, Any], ...]
     timeline: tuple[TimelineStep, ...]
     stop_s: float | None
+    """The run's horizon: ``stopAt``, else the earliest ``stop`` step, else the timeline's final cursor when
+    it uses ``advance``; None means the default (``ekstwin run`` stops at 10 minutes)."""
     report: dict[str, Any]
     warnings: tuple[str, ...] = ()
     cloud: CloudConfig = field(default_factory=CloudConfig)

@@ -28,7 +28,7 @@ from ekstwin.scenario.config import (
     Scenario,
     TimelineStep,
 )
-from ekstwin.units.durations import parse_duration
+from ekstwin.units.durations import format_duration, parse_duration
 from ekstwin.units.resources import Resources
 
 API_VERSION = "ekstwin.dev/v1alpha1"
@@ -37,7 +37,8 @@ _SPEC = {"seed", "cluster", "cloud", "manifests", "timeline", "report", "stopAt"
 _CLUSTER = {"name", "region", "zones", "autoscaler", "featureGates", "daemonsets", "karpenter", "spotInterruptions"}
 _KARPENTER = {"batchIdleDuration", "batchMaxDuration", "version"}
 _VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
-_ACTIONS = {"apply", "scale", "delete", "interrupt", "diurnal", "stop"}
+_ACTIONS = ("apply", "scale", "delete", "interrupt", "diurnal", "provision", "disrupt", "advance", "stop")
+"""A timeline step's actions, in the order the "exactly one of" message lists them."""
 _DIURNAL = {"kind", "name", "namespace", "min", "max", "period", "step", "duration"}
 _INTERRUPT = {"node", "nodeSelector"}
 _REPORT = {"tables", "events", "logs", "decisions"}
@@ -96,9 +97,11 @@ def load_scenario(path: str) -> Scenario:
         raise _fail(path, "spec.seed", f"expected an integer, got {seed!r}")
     cluster = _cluster(path, spec.get("cluster") or {})
     objects, warnings = _manifests(path, base, spec.get("manifests") or [], "spec.manifests")
-    timeline, stop = _timeline(path, base, spec.get("timeline") or [])
+    timeline, stop, end = _timeline(path, base, spec.get("timeline") or [])
     if "stopAt" in spec:
         stop = _duration(path, "spec.stopAt", spec["stopAt"])
+    if stop is None:
+        stop = end  # a script that advances its cursor ends where the cursor ends
     report = _check_keys(path, "spec.report", spec.get("report") or {}, _REPORT)
     cloud = _cloud(path, spec.get("cloud") or {})
     return Scenario(name, path, seed, cluster, tuple(objects), tuple(timeline), stop, dict(report),
@@ -202,23 +205,50 @@ def _diurnal(file: str, where: str, at: float, raw: Any) -> list[TimelineStep]:
     return out
 
 
-def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float | None]:
+def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float | None, float | None]:
+    """Steps sorted by time (same time: timeline order), the earliest ``stop`` and, when the timeline uses
+    ``advance``, the final cursor.
+
+    A step without ``at`` happens at the cursor: 0s at first, moved to each explicit ``at`` and forward by
+    each ``advance``. A timeline that uses ``advance`` reads as a script, so its steps must not go back in
+    time; one that does not may list explicit times in any order, as before the cursor existed.
+    """
     if not isinstance(raw, list):
         raise _fail(file, "spec.timeline", "expected a list of steps")
+    script = any(isinstance(s, dict) and "advance" in s for s in raw)
     steps: list[TimelineStep] = []
     stop: float | None = None
+    cursor = 0.0
     for i, step in enumerate(raw):
         where = f"spec.timeline[{i}]"
-        s = _check_keys(file, where, step, _ACTIONS | {"at"})
-        at = _duration(file, f"{where}.at", s.get("at", "0s"))
+        s = _check_keys(file, where, step, {*_ACTIONS, "at"})
         actions = [a for a in _ACTIONS if a in s]
         if len(actions) != 1:
-            raise _fail(file, where, "each step needs exactly one of apply, scale, delete, interrupt, diurnal, stop")
+            raise _fail(file, where, f"each step needs exactly one of {', '.join(_ACTIONS)}")
         action = actions[0]
+        if action == "advance":
+            if "at" in s:
+                raise _fail(file, f"{where}.at", "advance moves the cursor from the previous step; it takes no at")
+            by = _duration(file, f"{where}.advance", s["advance"])
+            if by < 0:
+                raise _fail(file, f"{where}.advance", f"must not be negative, got {s['advance']!r}")
+            cursor += by
+            continue
+        at = _duration(file, f"{where}.at", s["at"]) if "at" in s else cursor
+        if at < 0:
+            raise _fail(file, f"{where}.at", f"must not be negative, got {s['at']!r}")
+        if script and at < cursor:
+            raise _fail(file, f"{where}.at", f"{format_duration(at)} is before the cursor "
+                        f"({format_duration(cursor)}): a timeline that uses advance must stay in time order")
+        cursor = at
         if action == "stop":
             stop = at if stop is None else min(stop, at)
             continue
-        if action == "apply":
+        if action in ("provision", "disrupt"):
+            if s[action] is not True:
+                raise _fail(file, f"{where}.{action}", f"expected true, got {s[action]!r}")
+            steps.append(TimelineStep(at, action, None, f"{file}: {where}"))
+        elif action == "apply":
             objs, _ = _manifests(file, base, s["apply"], f"{where}.apply")
             steps.append(TimelineStep(at, action, tuple(objs), f"{file}: {where}"))
         elif action == "interrupt":
@@ -234,7 +264,7 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
                 raise _fail(file, f"{where}.scale.replicas", "expected an integer")
             steps.append(TimelineStep(at, action, dict(target), f"{file}: {where}"))
     steps.sort(key=lambda st: st.at_s)
-    return steps, stop
+    return steps, stop, cursor if script else None
 
 
 def _interrupt(file: str, field: str, raw: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from ekstwin.controllers import interruption
 from ekstwin.errors import CloudError, InvalidInput, InvalidScenario, NotFound
 from ekstwin.model.pod import is_control_plane
-from ekstwin.scenario import loader
+from ekstwin.scenario import loader, steps
 from ekstwin.scenario.config import TimelineStep
 from ekstwin.scenario.result import KINDS, RunResult
 from ekstwin.scenario.world import World, apply_objects, build
@@ -44,20 +44,45 @@ def run_scenario(path: str, *, until: float | None = None, seed: int | None = No
 
 
 def schedule_timeline(world: World, horizon: float | None = None) -> None:
-    """Schedule the scenario's timeline steps (up to ``horizon``) on the world's driver."""
-    for step in world.scenario.timeline:
-        if horizon is None or step.at_s <= horizon:
-            world.driver.schedule_callback(step.at_s, _action(world, step))
+    """Schedule the scenario's timeline steps (up to ``horizon``) on the world's driver.
+
+    Steps at the same time run in timeline order. A forced pass (``provision``, ``disrupt``) settles its
+    instant first, which would also run the steps listed after it at that instant; so those are scheduled
+    by the pass itself once it is done.
+    """
+    _schedule(world, [s for s in world.scenario.timeline if horizon is None or s.at_s <= horizon])
 
 
-def _action(world: World, step: TimelineStep) -> Callable[[], None]:
+def _schedule(world: World, todo: list[TimelineStep]) -> None:
+    i = 0
+    while i < len(todo):
+        step, j = todo[i], i + 1
+        if step.action in steps.PASSES:
+            while j < len(todo) and todo[j].at_s == step.at_s:
+                j += 1
+        world.driver.schedule_callback(step.at_s, _action(world, step, todo[i + 1:j]))
+        i = j
+
+
+def _action(world: World, step: TimelineStep, then: list[TimelineStep]) -> Callable[[], None]:
+    """The step's callback; ``then`` (steps held back behind a forced pass) is scheduled once it is done."""
     def act() -> None:
-        if step.action == "apply":
-            apply_objects(world, list(step.args), step.where)
-            return
-        if step.action == "interrupt":
-            _interrupt(world, step)
-            return
+        _perform(world, step)
+        if then:
+            _schedule(world, then)
+    return act
+
+
+def _perform(world: World, step: TimelineStep) -> None:
+    if step.action == "apply":
+        apply_objects(world, list(step.args), step.where)
+    elif step.action == "interrupt":
+        _interrupt(world, step)
+    elif step.action == "provision":
+        steps.provision(world, by=step.where)
+    elif step.action == "disrupt":
+        steps.disrupt(world, by=step.where)
+    else:
         kind, name = step.args["kind"], step.args["name"]
         ns = step.args.get("namespace", "default")
         try:
@@ -67,7 +92,6 @@ def _action(world: World, step: TimelineStep) -> Callable[[], None]:
                 world.store.delete(kind, name, ns)
         except NotFound:
             raise InvalidScenario(f"{kind} {ns}/{name} does not exist at {step.at_s:g}s", file=step.where) from None
-    return act
 
 
 def _interrupt(world: World, step: TimelineStep) -> None:

@@ -59,3 +59,54 @@ def test_a_karpenter_version_that_is_not_a_version_names_the_field(tmp_path: Pat
     p.write_text(HEAD.replace("cluster: {region: eu-west-1}", cluster) + "    - {at: 1m, stop: true}\n")
     with pytest.raises(InvalidScenario, match=r"spec\.cluster\.karpenter\.version"):
         load_scenario(str(p))
+
+
+# -- the cursor: steps without `at`, `advance`, forced passes ------------------------------------------
+
+def test_steps_without_at_happen_at_a_cursor_that_advance_moves_and_an_explicit_at_sets(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, "    - provision: true\n"
+                                      "    - advance: 30s\n"
+                                      "    - disrupt: true\n"
+                                      "    - {at: 2m, scale: {kind: Deployment, name: web, replicas: 2}}\n"
+                                      "    - disrupt: true\n"
+                                      "    - advance: 1m30s\n"))
+    assert [(st.at_s, st.action) for st in s.timeline] == [
+        (0.0, "provision"), (30.0, "disrupt"), (120.0, "scale"), (120.0, "disrupt")]
+    assert s.stop_s == 210.0  # no stop: the run's horizon is the final cursor
+
+
+def test_a_timeline_without_advance_keeps_the_default_horizon_and_may_list_times_in_any_order(
+        tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, "    - {at: 5m, disrupt: true}\n    - {at: 1m, provision: true}\n"))
+    assert [(st.at_s, st.action) for st in s.timeline] == [(60.0, "provision"), (300.0, "disrupt")]
+    assert s.stop_s is None
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ("    - provision: true\n    - advance: 1m\n    - stop: true\n    - advance: 10m\n", 60.0),
+    ("    - provision: true\n    - advance: 10m\n  stopAt: 2m\n", 120.0),
+])
+def test_a_stop_step_or_stop_at_wins_over_the_final_cursor(tmp_path: Path, steps: str, expected: float) -> None:
+    assert load_scenario(write(tmp_path, steps)).stop_s == expected
+
+
+@pytest.mark.parametrize(("steps", "field", "message"), [
+    ("    - provision: 3\n", "spec.timeline[0].provision", "expected true, got 3"),
+    ("    - disrupt: false\n", "spec.timeline[0].disrupt", "expected true, got False"),
+    ("    - provision: true\n    - advance: 1m\n    - advance: -5s\n", "spec.timeline[2].advance",
+     "must not be negative"),
+    ("    - advance: banana\n", "spec.timeline[0].advance", "invalid duration 'banana'"),
+    ("    - {at: 1m, advance: 1m}\n", "spec.timeline[0].at", "takes no at"),
+    ("    - advance: 2m\n    - {at: 1m, provision: true}\n", "spec.timeline[1].at",
+     "1m is before the cursor (2m): a timeline that uses advance must stay in time order"),
+    ("    - {at: -1m, provision: true}\n", "spec.timeline[0].at", "must not be negative"),
+    ("    - {provision: true, advance: 1m}\n", "spec.timeline[0]",
+     "exactly one of apply, scale, delete, interrupt, diurnal, provision, disrupt, advance, stop"),
+])
+def test_a_wrong_forced_pass_or_advance_names_the_file_and_the_field(tmp_path: Path, steps: str, field: str,
+                                                                      message: str) -> None:
+    path = write(tmp_path, steps)
+    with pytest.raises(InvalidScenario) as err:
+        load_scenario(path)
+    assert (err.value.file, err.value.field) == (path, field)
+    assert message in err.value.reason
