@@ -659,6 +659,22 @@ def whatif_command(
     _print_lines(whatif_lines(base, changed, horizon))
 
 
+def _savings_plan_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Under "total cost": the Savings Plans breakdown of both runs (nothing when neither has plans)."""
+    pa, pb = a.get("savings_plans") or {}, b.get("savings_plans") or {}
+    if not pa and not pb:
+        return []
+
+    def cell(plans: dict[str, Any], key: str, unit: str) -> str:
+        if key not in plans:
+            return "-"
+        return f"${plans[key]:,.4f}" if unit == "$" else f"{plans[key]}%"
+    return [(f"  {label}", cell(pa, key, unit), cell(pb, key, unit)) for label, key, unit in (
+        ("list cost (no Savings Plans)", "list_cost_usd", "$"), ("Savings Plans commitment", "commitment_usd", "$"),
+        ("uncovered on-demand", "uncovered_on_demand_usd", "$"), ("Savings Plans savings", "savings_usd", "$"),
+        ("Savings Plans utilization", "utilization_pct", "%"))]
+
+
 def whatif_lines(base: Any, changed: Any, horizon: float) -> list[Text]:
     """The side-by-side of two ``whatif.Outcome``s."""
     def money(v: float) -> str:
@@ -671,6 +687,7 @@ def whatif_lines(base: Any, changed: Any, horizon: float) -> list[Text]:
         ("$/hour at start", money(base.price_per_hour_start), money(changed.price_per_hour_start)),
         (f"$/hour after {format_duration(horizon)}", money(base.price_per_hour), money(changed.price_per_hour)),
         ("total cost", money(base.cost_usd), money(changed.cost_usd)),
+        *_savings_plan_rows(base.summary, changed.summary),
         ("nodes", str(base.nodes), str(changed.nodes)),
         ("by instance type", "", ""), *mix("by_instance_type"),
         ("by capacity type", "", ""), *mix("by_capacity_type"),

@@ -154,8 +154,9 @@ def test_a_price_override_for_an_unknown_type_names_file_and_field_and_suggests_
     ({"instanceTypes": [{"name": "z1.large", "capacity": {"cpu": "2"}, "offerings": []}]},
      "spec.cloud.instanceTypes[0].capacity.memory", "missing"),
     ({"instanceTypes": [{"name": "z1.large", "capacity": {"cpu": "2", "memory": "4Gi"},
-                         "offerings": [{"zone": "us-east-1a", "capacityType": "reserved", "price": 1}]}]},
-     "spec.cloud.instanceTypes[0].offerings[0].capacityType", "reserved capacity is not modelled"),
+                         "offerings": [{"zone": "us-east-1a", "capacityType": "reserved", "price": 1, "count": 1,
+                                        "available": False}]}]},
+     "spec.cloud.instanceTypes[0].offerings[0].available", "set its count instead"),
     ({"pricez": []}, "spec.cloud.pricez", "unknown field"),
 ])
 def test_a_malformed_cloud_section_names_file_and_field(tmp_path: Path, cloud: dict[str, Any], field: str,

@@ -6,6 +6,8 @@
   (zone, capacity type).
 * ``capacity`` holds the Karpenter formulas and ``CapacitySettings`` (memory overhead, reserved ENIs,
   AMI family, kubelet overrides); ``pricing`` the on-demand table look-up and the seeded spot model.
+* ``overrides`` applies a scenario's ``spec.cloud`` (custom types, discounts, prices) and ``reservations`` resolves
+  its capacity reservations into ``Catalog.reservations``.
 * ``Catalog.index`` is a ``CatalogIndex``: read-only numpy matrices (allocatable, capacity, prices per
   (capacity type, zone)) and cached label columns for vectorised filtering.
 * ``query.rows`` renders types as plain dicts for reports and the CLI.

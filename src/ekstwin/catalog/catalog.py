@@ -21,6 +21,7 @@ from ekstwin.catalog.instance_types import (
     build_instance_type,
 )
 from ekstwin.catalog.pricing import RegionPricing
+from ekstwin.catalog.reservations import CapacityReservation
 from ekstwin.errors import InvalidInput
 
 REGION_FIELD = "spec.cluster.region"
@@ -30,12 +31,12 @@ ZONES_FIELD = "spec.cluster.zones"
 class Catalog:
     """Eligible instance types of a region restricted to some zones, sorted by name."""
 
-    __slots__ = ("_by_name", "_index", "_region_types", "region", "seed", "settings", "types",
+    __slots__ = ("_by_name", "_index", "_region_types", "region", "reservations", "seed", "settings", "types",
                  "zone_ids", "zones")
 
     def __init__(self, region: str, zones: Sequence[str], zone_ids: Sequence[str], *, seed: int,
                  settings: CapacitySettings, types: Sequence[InstanceType],
-                 region_types: frozenset[str]) -> None:
+                 region_types: frozenset[str], reservations: Sequence[CapacityReservation] = ()) -> None:
         self.region = region
         self.zones = tuple(zones)
         self.zone_ids = tuple(zone_ids)
@@ -45,6 +46,8 @@ class Catalog:
         self._by_name = {t.name: t for t in self.types}
         # Eligible types of the whole region, to tell "not in these zones" apart from "no such type".
         self._region_types = region_types
+        # On-Demand Capacity Reservations in the account (declared in spec.cloud; none by default).
+        self.reservations = tuple(reservations)
         self._index: CatalogIndex | None = None
 
     def __len__(self) -> int:

@@ -11,8 +11,11 @@ changes its input. The steps, in order:
    (type + zone + capacity type beats type + one of them beats type alone), and an exact price is final:
    no discount applies to it.
 
-Offerings keep ``available`` as given; Karpenter never launches an unavailable offering. Only the
-``spot`` and ``on-demand`` capacity types are modelled (reserved capacity is not, yet).
+Offerings keep ``available`` as given; Karpenter never launches an unavailable offering.
+
+Capacity reservations (``capacityReservations``, and custom offerings with ``capacityType: reserved``) are not
+offerings of the catalog's types: they become ``Catalog.reservations`` (see ``catalog.reservations``), priced
+after steps 3–4 at the type's on-demand rate in the zone (a custom reserved offering gives its own rate).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from ekstwin.catalog import reservations as rsv
 from ekstwin.catalog.capacity import GIB, MIB, CapacitySettings, eviction_threshold, kube_reserved_cpu_m
 from ekstwin.catalog.catalog import Catalog
 from ekstwin.catalog.instance_types import (
@@ -85,12 +89,20 @@ class PriceOverride:
 
 @dataclass(frozen=True)
 class CustomOffering:
-    """``{zone, capacityType, price, available}`` of a custom type."""
+    """``{zone, capacityType, price, available}`` of a custom type.
+
+    ``capacityType: reserved`` declares a capacity reservation of ``count`` instances of the type in the zone,
+    billed at ``price`` per slot-hour (id, tags and match criteria as in ``capacityReservations``).
+    """
 
     zone: str
     capacity_type: str
     price: float
     available: bool = True
+    count: int = 0
+    reservation_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    instance_match_criteria: str = rsv.OPEN
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,12 @@ class CloudCatalog:
     discounts: Discounts = field(default_factory=Discounts)
     prices: tuple[PriceOverride, ...] = ()
     instance_types: tuple[CustomType, ...] = ()
+    capacity_reservations: tuple[rsv.ReservationSpec, ...] = ()
 
     @property
     def is_default(self) -> bool:
         return self.catalog == "bundled" and self.discounts == Discounts() and not self.prices \
-            and not self.instance_types
+            and not self.instance_types and not self.capacity_reservations
 
 
 def apply(catalog: Catalog, spec: CloudCatalog) -> Catalog:
@@ -141,6 +154,7 @@ def apply(catalog: Catalog, spec: CloudCatalog) -> Catalog:
         raise InvalidInput(f"expected one of {', '.join(CATALOG_KINDS)}, got {spec.catalog!r}",
                            field=FIELD + ".catalog")
     custom = [_build_custom(t, catalog) for t in spec.instance_types]
+    reserved = [r for t in spec.instance_types for r in _reserved_offerings(t)]
     custom_names = {t.name for t in custom}
     kept = [t for t in catalog.types if t.name not in custom_names] if spec.catalog == "bundled" else []
     types = kept + custom
@@ -152,8 +166,10 @@ def apply(catalog: Catalog, spec: CloudCatalog) -> Catalog:
             raise InvalidInput(f"unknown instance type {p.instance_type!r}{hint}", field=p.where + ".instanceType")
         _check_zone(catalog, p.zone, p.where + ".zone")
     priced = [_priced(t, spec) for t in types]
+    zone_ids = dict(zip(catalog.zones, catalog.zone_ids, strict=True))
+    reservations = rsv.resolve([*spec.capacity_reservations, *reserved], {t.name: t for t in priced}, zone_ids)
     return Catalog(catalog.region, catalog.zones, catalog.zone_ids, seed=catalog.seed, settings=catalog.settings,
-                   types=priced, region_types=frozenset(known))
+                   types=priced, region_types=frozenset(known), reservations=reservations)
 
 
 def _priced(t: InstanceType, spec: CloudCatalog) -> InstanceType:
@@ -188,9 +204,11 @@ def _build_custom(t: CustomType, catalog: Catalog) -> InstanceType:
     for i, o in enumerate(t.offerings):
         where = f"{t.where}.offerings[{i}]"
         _check_zone(catalog, o.zone, where + ".zone")
+        if o.capacity_type == rsv.RESERVED:
+            continue  # a capacity reservation, not an offering (see _reserved_offerings)
         if o.capacity_type not in CAPACITY_TYPES:
-            raise InvalidInput(f"expected one of {', '.join(CAPACITY_TYPES)}, got {o.capacity_type!r} "
-                               "(reserved capacity is not modelled yet)", field=where + ".capacityType")
+            raise InvalidInput(f"expected one of {', '.join((*CAPACITY_TYPES, rsv.RESERVED))}, "
+                               f"got {o.capacity_type!r}", field=where + ".capacityType")
         offerings.append(Offering(zone=o.zone, zone_id=catalog.zone_id(o.zone), capacity_type=o.capacity_type,
                                   price=o.price, available=o.available,
                                   interruption_bucket=None if o.capacity_type == ON_DEMAND else 0))
@@ -204,6 +222,19 @@ def _build_custom(t: CustomType, catalog: Catalog) -> InstanceType:
     return InstanceType(name=t.name, labels=custom_labels(t.name, cap, t.labels), capacity=cap,
                         kube_reserved=kube, system_reserved=system, eviction_threshold=eviction,
                         allocatable=alloc, offerings=tuple(offerings))
+
+
+def _reserved_offerings(t: CustomType) -> list[rsv.ReservationSpec]:
+    """The custom type's ``capacityType: reserved`` offerings as capacity reservations."""
+    out = []
+    for i, o in enumerate(t.offerings):
+        if o.capacity_type != rsv.RESERVED:
+            continue
+        where = f"{t.where}.offerings[{i}]"
+        out.append(rsv.ReservationSpec(o.reservation_id or rsv.generated_id(t.name, o.zone, i), t.name, o.zone,
+                                       o.count, dict(o.tags), instance_match_criteria=o.instance_match_criteria,
+                                       price=o.price, where=where))
+    return out
 
 
 def _default_kube_reserved(cap: Resources) -> Resources:

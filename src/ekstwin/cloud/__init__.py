@@ -6,6 +6,8 @@
 * ``fleet`` holds the allocation strategies (lowest-price, price-capacity-optimized) and the spot
   capacity model; ``lifecycle`` the declarative transition timetable; ``settings`` the latency
   distributions and their sources; ``errors`` the AWS error codes and ``FleetError``.
+* ``capacity_reservations`` holds On-Demand Capacity Reservation slots and their billing; ``usage`` cuts billed
+  time into clock-hour buckets and ``savings_plans`` applies Savings Plans to them (the bill only).
 """
 
 from ekstwin.cloud.ec2 import EC2, ApiCall, FleetResult, Instance, billed_seconds, price_per_hour

@@ -18,6 +18,12 @@ interruption controller). A reclaim terminates the instance at its planned time,
 
 Billing follows EC2: an instance is billed per second, with a 60-second minimum, from the moment it is
 ``running`` until it starts ``shutting-down`` — not while ``pending`` and not while shutting down.
+
+On-Demand Capacity Reservations (``capacity_reservations.py``): a ``reserved`` CreateFleet targets named
+reservations (full → ``ReservationCapacityExceeded``), and an on-demand launch that does not opt out lands in a
+matching ``open`` reservation. An instance in a reservation is billed through it: the reservation costs its
+slots × the on-demand rate all the time, used or not, and the instance nothing more. ``hourly_usage`` hands
+Savings Plans billing the eligible usage per clock hour (``usage.py``).
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ekstwin.catalog import Catalog
-from ekstwin.catalog.instance_types import CAPACITY_TYPES, SPOT
+from ekstwin.catalog.instance_types import CAPACITY_TYPES, FAMILY, ON_DEMAND, SPOT, Offering
+from ekstwin.catalog.reservations import RESERVED
 from ekstwin.cloud import errors as codes
+from ekstwin.cloud.capacity_reservations import ReservationBook, ReservationState
 from ekstwin.cloud.errors import FleetError
 from ekstwin.cloud.fleet import (
     Pool,
@@ -51,11 +59,13 @@ from ekstwin.cloud.lifecycle import (
 )
 from ekstwin.cloud.settings import DEFAULT_CLOUD_SETTINGS, CloudSettings, Rng
 from ekstwin.cloud.spot import INSTANCE_TERMINATED, Interruption, Notice, SpotInterruptions
+from ekstwin.cloud.usage import HourlyUsage, Interval, UsageKey, bucket
 from ekstwin.errors import CloudError, InvalidInput
 
 CREATE_FLEET = "CreateFleet"
 TERMINATE_INSTANCES = "TerminateInstances"
 APIS = (CREATE_FLEET, TERMINATE_INSTANCES)
+LAUNCH_CAPACITY_TYPES = (*CAPACITY_TYPES, RESERVED)
 
 _MASK64 = (1 << 64) - 1
 # One /19 subnet per zone inside a /16 VPC: 8192 addresses, of which AWS reserves the first four and
@@ -72,7 +82,10 @@ class Instance:
     ``running_at``, ``registered_at`` and ``ready_at`` are planned at launch (the instance reaches each
     at that time, whether or not ``EC2.due`` has been called yet); a milestone the instance was
     terminated before reaching is None. ``registered``/``ready`` turn True when ``EC2.due`` applies them.
-    ``price`` is the USD/hour of the offering at launch.
+    ``price`` is the USD/hour of the offering at launch (for an instance in a capacity reservation, the
+    reservation's on-demand rate: the reservation is billed, not the instance). ``capacity_reservation_id``
+    names the reservation it holds a slot in (a ``reserved`` launch, or an on-demand launch EC2 put in an open
+    reservation; its ``capacity_type`` then stays ``on-demand``).
     """
 
     instance_id: str
@@ -93,6 +106,7 @@ class Instance:
     ready: bool = False
     shutting_down_at: float | None = None
     terminated_at: float | None = None
+    capacity_reservation_id: str | None = None
 
     @property
     def provider_id(self) -> str:
@@ -208,6 +222,7 @@ class EC2:
         self._failures: dict[str, list[str]] = {api: [] for api in APIS}
         self._spot = SpotInterruptions(unknown_bucket=settings.unknown_bucket)
         self._outbox: list[Notice] = []  # notices already due, waiting for the next ``notices`` call
+        self._reservations = ReservationBook(catalog.reservations)
 
     # ── fault knobs ─────────────────────────────────────────────────────────────────────────────────
 
@@ -303,38 +318,53 @@ class EC2:
     # ── CreateFleet ─────────────────────────────────────────────────────────────────────────────────
 
     def create_fleet(self, now: float, overrides: Sequence[tuple[str, str]], capacity_type: str,
-                     count: int = 1, tags: Mapping[str, str] | None = None) -> FleetResult:
+                     count: int = 1, tags: Mapping[str, str] | None = None, *,
+                     capacity_reservations: Mapping[tuple[str, str], str] | None = None,
+                     open_reservations: bool = True) -> FleetResult:
         """Launch ``count`` instances from the (instance type, zone) ``overrides`` (type instant).
 
-        On-demand uses lowest-price, spot price-capacity-optimized (see fleet.py). Each pool tried and
-        found unavailable is reported once in ``errors``; overrides EC2 cannot sell at all (type not in
-        that zone, unpriced, no such type) are reported as ``Unsupported``.
+        On-demand and reserved use lowest-price, spot price-capacity-optimized (see fleet.py). Each pool
+        tried and found unavailable is reported once in ``errors``; overrides EC2 cannot sell at all (type
+        not in that zone, unpriced, no such type) are reported as ``Unsupported``.
+
+        ``reserved`` launches into the capacity reservation ``capacity_reservations`` names for each override
+        (a full one answers ``ReservationCapacityExceeded``). ``open_reservations`` is the launch template's
+        ``CapacityReservationPreference``: True (``open``, EC2's default) lets an on-demand instance land in a
+        matching open reservation; False (``none``) keeps it out.
 
         Raises:
             CloudError: an injected failure (``fail_next``), or a malformed request
-                (``InvalidParameterValue``: no overrides, count < 1, unknown capacity type).
+                (``InvalidParameterValue``: no overrides, count < 1, unknown capacity type, a reserved
+                override without a reservation).
         """
         tags = dict(tags or {})
-        self._enter(CREATE_FLEET, now, {"overrides": tuple(overrides), "capacity_type": capacity_type,
-                                         "count": count, "tags": tags})
-        self._check_request(overrides, capacity_type, count)
+        targets = dict(capacity_reservations or {})
+        params: dict[str, object] = {"overrides": tuple(overrides), "capacity_type": capacity_type, "count": count,
+                                     "tags": tags}
+        if targets:
+            params["capacity_reservations"] = targets
+        self._enter(CREATE_FLEET, now, params)
+        self._check_request(overrides, capacity_type, count, targets)
         strategy = strategy_for(capacity_type)
         responded_at = now + self.settings.create_fleet.sample(self._rng)
-        pools, errors = self._resolve(overrides, capacity_type)
-        instances = self._fill(pools, count, errors, responded_at, tags)
+        pools, errors = self._resolve(overrides, capacity_type, targets)
+        instances = self._fill(pools, count, errors, responded_at, tags, open_reservations)
         return FleetResult(instances, errors, strategy, responded_at)
 
     @staticmethod
-    def _check_request(overrides: Sequence[tuple[str, str]], capacity_type: str, count: int) -> None:
-        if capacity_type not in CAPACITY_TYPES:
+    def _check_request(overrides: Sequence[tuple[str, str]], capacity_type: str, count: int,
+                       targets: Mapping[tuple[str, str], str]) -> None:
+        if capacity_type not in LAUNCH_CAPACITY_TYPES:
             raise CloudError("InvalidParameterValue", f"unknown capacity type {capacity_type!r}")
         if not overrides:
             raise CloudError("InvalidParameterValue", "a fleet needs at least one override")
         if count < 1:
             raise CloudError("InvalidParameterValue", "TotalTargetCapacity must be >= 1")
+        if capacity_type == RESERVED and any(tuple(o) not in targets for o in overrides):
+            raise CloudError("InvalidParameterValue", "a reserved launch needs a capacity reservation per override")
 
-    def _resolve(self, overrides: Sequence[tuple[str, str]],
-                 capacity_type: str) -> tuple[list[Pool], list[FleetError]]:
+    def _resolve(self, overrides: Sequence[tuple[str, str]], capacity_type: str,
+                 targets: Mapping[tuple[str, str], str]) -> tuple[list[Pool], list[FleetError]]:
         """Overrides → pools EC2 could sell, plus Unsupported errors for the rest (duplicates dropped)."""
         pools: list[Pool] = []
         errors: list[FleetError] = []
@@ -343,7 +373,10 @@ class EC2:
             if (type_name, zone) in seen:
                 continue
             seen.add((type_name, zone))
-            pool = self._pool(type_name, zone, capacity_type, order)
+            if capacity_type == RESERVED:
+                pool = self._reserved_pool(type_name, zone, targets[(type_name, zone)], order)
+            else:
+                pool = self._pool(type_name, zone, capacity_type, order)
             if pool is None:
                 errors.append(FleetError(codes.UNSUPPORTED, type_name, zone, capacity_type,
                                          f"{type_name} is not offered as {capacity_type} in {zone}"))
@@ -358,23 +391,33 @@ class EC2:
             return Pool(type_name, zone, o.zone_id, capacity_type, o.price, o.interruption_bucket, order)
         return None
 
+    def _reserved_pool(self, type_name: str, zone: str, reservation_id: str, order: int) -> Pool | None:
+        """The reservation as a pool, priced at its on-demand rate; None when it is not of that type and zone."""
+        try:
+            r = self._reservations.get(reservation_id)
+        except InvalidInput:
+            return None
+        if (r.instance_type, r.zone) != (type_name, zone):
+            return None
+        return Pool(type_name, zone, r.zone_id, RESERVED, r.price, None, order, reservation_id)
+
     def _fill(self, pools: list[Pool], count: int, errors: list[FleetError], launch_time: float,
-              tags: dict[str, str]) -> list[Instance]:
+              tags: dict[str, str], open_reservations: bool) -> list[Instance]:
         """Launch one instance at a time from the best pool still worth trying; record failed pools."""
         launched: list[Instance] = []
         for still_needed in range(count, 0, -1):
-            instance = self._launch_one(pools, still_needed, errors, launch_time, tags)
+            instance = self._launch_one(pools, still_needed, errors, launch_time, tags, open_reservations)
             if instance is None:
                 break
             launched.append(instance)
         return launched
 
     def _launch_one(self, pools: list[Pool], still_needed: int, errors: list[FleetError],
-                    launch_time: float, tags: dict[str, str]) -> Instance | None:
+                    launch_time: float, tags: dict[str, str], open_reservations: bool) -> Instance | None:
         for pool in self._rank(pools, still_needed):
             problem = self._problem(pool)
             if problem is None:
-                return self._launch(pool, launch_time, tags)
+                return self._launch(pool, launch_time, tags, open_reservations)
             pools.remove(pool)  # EC2 does not retry a pool within one request
             errors.append(FleetError(problem[0], pool.instance_type, pool.zone, pool.capacity_type,
                                      problem[1]))
@@ -388,13 +431,17 @@ class EC2:
     def _problem(self, pool: Pool) -> tuple[str, str] | None:
         """Why the pool cannot launch one more instance now, as (code, message), or None."""
         vcpus = self.catalog.get(pool.instance_type).vcpu
-        quota = self._vcpu_quota.get(pool.capacity_type)
-        if quota is not None and self._vcpus_in_use[pool.capacity_type] + vcpus > quota:
+        quota_class = _quota_class(pool.capacity_type)
+        quota = self._vcpu_quota.get(quota_class)
+        if quota is not None and self._vcpus_in_use[quota_class] + vcpus > quota:
             code = codes.MAX_SPOT_INSTANCE_COUNT_EXCEEDED if pool.capacity_type == SPOT \
                 else codes.VCPU_LIMIT_EXCEEDED
             return code, f"{pool.capacity_type} vCPU quota of {quota} would be exceeded"
         if self._addresses.full(self.catalog.zones.index(pool.zone)):
             return codes.INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET, f"no free address in {pool.zone}"
+        if pool.reservation_id is not None and self._reservations.available(pool.reservation_id) <= 0:
+            return (codes.RESERVATION_CAPACITY_EXCEEDED,
+                    f"capacity reservation {pool.reservation_id} has no free {pool.instance_type} slot")
         if self._pool_capacity.get(pool.key) == 0 or self._spot_depth_exhausted(pool):
             return (codes.INSUFFICIENT_INSTANCE_CAPACITY,
                     f"insufficient {pool.capacity_type} capacity for {pool.instance_type} in {pool.zone}")
@@ -404,20 +451,25 @@ class EC2:
         return (self.settings.enforce_spot_depth and pool.capacity_type == SPOT
                 and self._depths.remaining(pool) <= 0)
 
-    def _launch(self, pool: Pool, launch_time: float, tags: dict[str, str]) -> Instance:
+    def _launch(self, pool: Pool, launch_time: float, tags: dict[str, str], open_reservations: bool) -> Instance:
         address = self._addresses.take(self.catalog.zones.index(pool.zone))
         if address is None:  # _problem checked fullness; a full subnet here is a bug
             raise AssertionError(f"subnet of {pool.zone} filled up during a launch")
         self._consume(pool)
         times = plan(LAUNCH_STEPS, PENDING, launch_time, self.settings, self._rng)
+        reservation = pool.reservation_id
+        if reservation is None and pool.capacity_type == ON_DEMAND and open_reservations:
+            reservation = self._reservations.open_match(pool.instance_type, pool.zone)
         instance = Instance(
             instance_id=self._next_id(), instance_type=pool.instance_type, zone=pool.zone,
             zone_id=pool.zone_id, capacity_type=pool.capacity_type, price=pool.price, state=PENDING,
             launch_time=launch_time, running_at=times[RUNNING], registered_at=times[REGISTERED],
             ready_at=times[READY], private_ip=address,
             private_dns_name=f"ip-{address.replace('.', '-')}.{dns_suffix(self.catalog.region)}",
-            tags=dict(tags),
+            tags=dict(tags), capacity_reservation_id=reservation,
         )
+        if reservation is not None:
+            self._reservations.hold(reservation, instance.instance_id, times[RUNNING])
         self._instances[instance.instance_id] = instance
         self._lifecycle.schedule(instance.instance_id, times)
         if pool.capacity_type == SPOT:
@@ -427,26 +479,32 @@ class EC2:
 
     def adopt(self, instance_id: str, instance_type: str, zone: str, capacity_type: str, now: float, *,
               private_ip: str = "", private_dns_name: str = "", tags: Mapping[str, str] | None = None,
-              ready: bool = True) -> Instance:
+              ready: bool = True, capacity_reservation_id: str | None = None) -> Instance:
         """Record an instance that already exists (a node of an adopted cluster): ``running`` and
         registered at ``now``, billed from ``now`` at the catalog price of its offering.
 
         ``ready=False`` plans its ``ready`` milestone a sampled delay later (a node still booting). A spot
         instance is exposed to EC2's interruptions like a launched one. No CreateFleet call is recorded.
+        A ``reserved`` instance takes a slot of ``capacity_reservation_id``.
 
         Raises:
-            InvalidInput: the id is taken, or the type, zone or capacity type is not in the catalog.
+            InvalidInput: the id is taken, the type, zone or capacity type is not in the catalog, or the
+                reservation is unknown, of another type or zone, or full.
         """
         if instance_id in self._instances:
             raise InvalidInput(f"instance {instance_id} already exists", field="instance_id")
         if instance_type not in self.catalog:
             raise InvalidInput(f"instance type {instance_type!r} is not in the catalog", field="instance_type")
-        if capacity_type not in CAPACITY_TYPES:
+        if capacity_type not in LAUNCH_CAPACITY_TYPES:
             raise InvalidInput(f"unknown capacity type {capacity_type!r}", field="capacity_type")
-        offers = self.catalog.get(instance_type).offerings_for([capacity_type], [zone], available_only=False)
-        if not offers:
-            raise InvalidInput(f"{instance_type} is not offered as {capacity_type} in {zone}", field="zone")
-        offer = offers[0]
+        offer: Offering | Pool
+        if capacity_type == RESERVED:
+            offer = self._adoptable_reservation(instance_type, zone, capacity_reservation_id)
+        else:
+            offers = self.catalog.get(instance_type).offerings_for([capacity_type], [zone], available_only=False)
+            if not offers:
+                raise InvalidInput(f"{instance_type} is not offered as {capacity_type} in {zone}", field="zone")
+            offer = offers[0]
         ready_at = now
         if not ready:
             ready_at = now + self.settings.registered_to_ready.sample(self._rng)
@@ -455,12 +513,28 @@ class EC2:
             instance_id=instance_id, instance_type=instance_type, zone=zone, zone_id=offer.zone_id,
             capacity_type=capacity_type, price=offer.price, state=RUNNING, launch_time=now, running_at=now,
             registered_at=now, ready_at=ready_at, private_ip=private_ip, private_dns_name=private_dns_name,
-            tags=dict(tags or {}), registered=True, ready=ready)
+            tags=dict(tags or {}), registered=True, ready=ready,
+            capacity_reservation_id=capacity_reservation_id if capacity_type == RESERVED else None)
+        if instance.capacity_reservation_id is not None:
+            self._reservations.hold(instance.capacity_reservation_id, instance_id, now)
         self._instances[instance_id] = instance
-        self._vcpus_in_use[capacity_type] += self.catalog.get(instance_type).vcpu
+        self._vcpus_in_use[_quota_class(capacity_type)] += self.catalog.get(instance_type).vcpu
         if capacity_type == SPOT:
             self._spot.on_launch(instance_id, now, offer.interruption_bucket)
         return instance
+
+    def _adoptable_reservation(self, instance_type: str, zone: str, reservation_id: str | None) -> Pool:
+        if reservation_id is None:
+            raise InvalidInput("a reserved instance needs the capacity reservation it runs in",
+                               field="capacity_reservation_id")
+        r = self._reservations.get(reservation_id)
+        if (r.instance_type, r.zone) != (instance_type, zone):
+            raise InvalidInput(f"capacity reservation {reservation_id} is for {r.instance_type} in {r.zone}, "
+                               f"not {instance_type} in {zone}", field="capacity_reservation_id")
+        if self._reservations.available(reservation_id) <= 0:
+            raise InvalidInput(f"capacity reservation {reservation_id} is full ({r.count} instances)",
+                               field="capacity_reservation_id")
+        return Pool(instance_type, zone, r.zone_id, RESERVED, r.price, None, 0, reservation_id)
 
     def _consume(self, pool: Pool) -> None:
         left = self._pool_capacity.get(pool.key)
@@ -468,7 +542,7 @@ class EC2:
             self._pool_capacity[pool.key] = left - 1
         if pool.capacity_type == SPOT:
             self._depths.take(pool)
-        self._vcpus_in_use[pool.capacity_type] += self.catalog.get(pool.instance_type).vcpu
+        self._vcpus_in_use[_quota_class(pool.capacity_type)] += self.catalog.get(pool.instance_type).vcpu
 
     def _next_id(self) -> str:
         self._launched += 1
@@ -507,7 +581,8 @@ class EC2:
             ready_at=_if_reached(instance.ready_at, now),
         )
         self._instances[instance_id] = changed
-        self._vcpus_in_use[instance.capacity_type] -= self.catalog.get(instance.instance_type).vcpu
+        self._vcpus_in_use[_quota_class(instance.capacity_type)] -= self.catalog.get(instance.instance_type).vcpu
+        self._reservations.release(instance_id, now)  # EC2 frees the slot once the instance stops running
         return changed
 
     def get(self, instance_id: str) -> Instance:
@@ -576,9 +651,72 @@ class EC2:
         return price_per_hour(instance)
 
     def cost(self, now: float) -> float:
-        """USD billed for all instances up to ``now`` (per second, 60-second minimum, see module doc)."""
+        """USD billed up to ``now``: instances per second (60-second minimum, see module doc), except those in
+        a capacity reservation, which are paid for by the reservation's own charge (every slot, used or not)."""
         floor = self.settings.min_billed_seconds
-        return sum(i.price * billed_seconds(i, now, floor) / 3600.0 for i in self._instances.values())
+        own = sum(i.price * billed_seconds(i, now, floor) / 3600.0 for i in self._instances.values()
+                  if i.capacity_reservation_id is None)
+        return own + self._reservations.cost(now)
+
+    def hourly_rate(self) -> float:
+        """USD per hour of everything live now: pending and running instances outside reservations, plus
+        every reservation's slots."""
+        od, spot = self.usage_rates()
+        return sum(od.values()) + spot
+
+    def usage_rates(self) -> tuple[dict[UsageKey, float], float]:
+        """(on-demand USD/hour per usage key, spot USD/hour) of what is live now, reservations included."""
+        od: dict[UsageKey, float] = {}
+        spot = 0.0
+        for i in self._instances.values():
+            if i.state not in (PENDING, RUNNING) or i.capacity_reservation_id is not None:
+                continue
+            if i.capacity_type == SPOT:
+                spot += i.price
+            else:
+                key = self._usage_key(i.instance_type, i.price)
+                od[key] = od.get(key, 0.0) + i.price
+        for r in self._reservations.reservations():
+            key = self._usage_key(r.instance_type, r.price)
+            od[key] = od.get(key, 0.0) + r.count * r.price
+        return od, spot
+
+    def hourly_usage(self, now: float) -> HourlyUsage:
+        """Eligible on-demand usage per clock hour of [0, now) and the window's spot cost (``usage.py``)."""
+        floor = self.settings.min_billed_seconds
+        intervals: list[Interval] = []
+        spot = 0.0
+        for i in self._instances.values():
+            if i.running_at is None or i.capacity_reservation_id is not None:
+                continue
+            if i.capacity_type == SPOT:
+                spot += i.price * billed_seconds(i, now, floor) / 3600.0
+                continue
+            end = now if i.shutting_down_at is None else i.shutting_down_at
+            intervals.append(Interval(self._usage_key(i.instance_type, i.price), i.running_at, end, 1, floor))
+        for r in self._reservations.reservations():
+            intervals.append(Interval(self._usage_key(r.instance_type, r.price), 0.0, now, r.count))
+        return bucket(intervals, now, spot)
+
+    def _usage_key(self, instance_type: str, rate: float) -> UsageKey:
+        labels = self.catalog.get(instance_type).labels if instance_type in self.catalog else {}
+        return UsageKey(instance_type, labels.get(FAMILY, instance_type.partition(".")[0]), rate)
+
+    # ── capacity reservations ───────────────────────────────────────────────────────────────────────
+
+    def describe_capacity_reservations(self) -> list[ReservationState]:
+        """Every active reservation with its free slots (DescribeCapacityReservations), by id."""
+        return self._reservations.describe()
+
+    @property
+    def reservations(self) -> ReservationBook:
+        """The reservations' slots and use (read it; launches and terminations change it)."""
+        return self._reservations
+
+
+def _quota_class(capacity_type: str) -> str:
+    """Instances in capacity reservations are on-demand instances: they count against on-demand quotas."""
+    return ON_DEMAND if capacity_type == RESERVED else capacity_type
 
 
 def _if_reached(at: float | None, now: float) -> float | None:

@@ -26,6 +26,9 @@ UNFULFILLABLE_CAPACITY = "UnfulfillableCapacity"
 INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET = "InsufficientFreeAddressesInSubnet"
 """The zone's subnet has no free private IPv4 address left."""
 
+RESERVATION_CAPACITY_EXCEEDED = "ReservationCapacityExceeded"
+"""Every slot of the targeted capacity reservation is taken."""
+
 UNSUPPORTED = "Unsupported"
 """The instance type is not offered in that zone (or with that capacity type)."""
 
@@ -37,7 +40,7 @@ REQUEST_LIMIT_EXCEEDED = "RequestLimitExceeded"
 
 UNAVAILABLE_OFFERING_CODES = frozenset({
     INSUFFICIENT_INSTANCE_CAPACITY, MAX_SPOT_INSTANCE_COUNT_EXCEEDED, VCPU_LIMIT_EXCEEDED,
-    UNFULFILLABLE_CAPACITY, UNSUPPORTED, INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET,
+    UNFULFILLABLE_CAPACITY, UNSUPPORTED, INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET, RESERVATION_CAPACITY_EXCEEDED,
 })
 """Fleet error codes after which Karpenter treats the offering as unavailable (the ICE cache)."""
 

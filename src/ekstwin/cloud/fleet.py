@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ekstwin.catalog.instance_types import ON_DEMAND, SPOT
+from ekstwin.catalog.reservations import RESERVED
 from ekstwin.cloud.settings import CloudSettings
 from ekstwin.rng import stable_random
 
@@ -59,6 +60,8 @@ class Pool:
     interruption_bucket: int | None
     order: int
     """Position of the override in the request (Karpenter's price order)."""
+    reservation_id: str | None = None
+    """The capacity reservation a ``reserved`` launch targets (one per type and zone)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -66,10 +69,14 @@ class Pool:
 
 
 def strategy_for(capacity_type: str) -> str:
-    """The allocation strategy Karpenter asks for with this capacity type."""
+    """The allocation strategy Karpenter asks for with this capacity type.
+
+    A ``reserved`` launch is an on-demand fleet whose launch templates target capacity reservations, so it is
+    lowest-price too (Karpenter does not set ``usageStrategy``; see designs/odcr.md in karpenter-provider-aws).
+    """
     if capacity_type == SPOT:
         return PRICE_CAPACITY_OPTIMIZED
-    if capacity_type == ON_DEMAND:
+    if capacity_type in (ON_DEMAND, RESERVED):
         return LOWEST_PRICE
     raise ValueError(f"unknown capacity type {capacity_type!r}")
 

@@ -31,7 +31,7 @@ from ekstwin.autoscaling.karpenter.disruption.types import (
     Verdict,
 )
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES
-from ekstwin.controllers import nodeclaim, nodeclaim_disruption, nodes_view, provisioner
+from ekstwin.controllers import capacity_reservations, nodeclaim, nodeclaim_disruption, nodes_view, provisioner
 from ekstwin.controllers.base import Deps, Obj, is_true, pod_info, with_condition
 from ekstwin.controllers.eviction import blocking_pdb
 from ekstwin.model import requirements as rq
@@ -48,8 +48,9 @@ EVENT_DEDUP_S = 900.0
 DISRUPTED_TAINT = tn.Taint(tn.DISRUPTED, "", tn.NO_SCHEDULE)
 SPOT_TO_SPOT = "SpotToSpotConsolidation"
 
+# An EC2NodeClass change can change the offerings (e.g. which capacity reservations it selects).
 WATCHES = [driver.Watch(kind, lambda ev: CHANGED)
-           for kind in ("Pod", "Node", "NodeClaim", "NodePool", "PodDisruptionBudget")]
+           for kind in ("Pod", "Node", "NodeClaim", "NodePool", "PodDisruptionBudget", "EC2NodeClass")]
 
 
 @dataclass
@@ -204,7 +205,8 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
     """Gather candidates (spec 7.2) and the state their simulations run against."""
     view = nodes_view.ClusterView.build(deps)
     table = nodeclaim.available_table(deps, now)  # simulations see ICE-cached offerings as unavailable
-    tpls, _ = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage)
+    tpls, _ = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage,
+                                        provisioner.pool_reservation_scope(deps, view.nodepools, now))
     queued = {c.node for q in st.queue for c in q.command.candidates}
     pools = {p["metadata"]["name"]: p for p in view.nodepools}
     claims = {c["metadata"]["name"]: c for c in view.claims}
@@ -241,7 +243,8 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
     pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
     existing = [n for n in view.existing_nodes(deps, tpls) if n.name not in going]
     domains = {k: frozenset(v) for k, v in view.domains(table, tpls).items()}
-    state = ClusterState(table, tuple(tpls), tuple(existing), tuple(pending), domains)
+    state = ClusterState(table, tuple(tpls), tuple(existing), tuple(pending), domains,
+                         reservations=capacity_reservations.counts(deps, now))
     candidates.sort(key=lambda c: (c.disruption_cost, c.node))
     return Pass(state, candidates, pod_blocked, pools, claims)
 
@@ -508,7 +511,8 @@ def _validate(deps: Deps, cmd: Command, now: float) -> bool:
     if cmd.method == methods.EMPTINESS:
         return all(c.empty for c in current)
     spot_to_spot = bool(deps.settings.feature_gates.get(SPOT_TO_SPOT, False))
-    again = consolidation.consolidate(p.cluster, current, spot_to_spot=spot_to_spot, single=cmd.method == "single")
+    strict = dataclasses.replace(p.cluster, strict_reservations=True)  # Karpenter validates in strict mode
+    again = consolidation.consolidate(strict, current, spot_to_spot=spot_to_spot, single=cmd.method == "single")
     if not isinstance(again, Command) or again.decision != cmd.decision:
         return False
     if cmd.replacements:

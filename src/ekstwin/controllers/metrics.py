@@ -78,5 +78,5 @@ def _sample(deps: Deps) -> None:
         usage[pool] = usage.get(pool, res.EMPTY) + res.Resources.parse((c.get("status") or {}).get("capacity"))
     for pool, used in sorted(usage.items()):
         rec.sample("karpenter_nodepools_usage", used[res.CPU] / 1000, nodepool=pool, resource_type=res.CPU)
-    price = sum(i.price for i in deps.ec2.instances(states=("pending", "running")))
-    rec.sample("ekstwin_cluster_price_per_hour", round(price, 6))
+    # list $/hour of what is live: instances outside reservations, plus every reservation's slots
+    rec.sample("ekstwin_cluster_price_per_hour", round(deps.ec2.hourly_rate(), 6))

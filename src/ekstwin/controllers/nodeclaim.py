@@ -7,6 +7,11 @@
   calls the EC2 emulator's CreateFleet with one override per (type, zone). Insufficient-capacity errors mark
   the pool unavailable for 3 minutes; no instance at all deletes the NodeClaim with an
   ``InsufficientCapacityError`` event so its pods are provisioned again.
+  Reserved offerings are the capacity reservations the NodeClaim's EC2NodeClass selects that Karpenter believes
+  have a free slot (``capacity_reservations``); a reserved launch targets, per (type, zone), the reservation
+  with the most free slots. A failed reserved launch marks those reservations full instead of caching the
+  offerings; a successful one takes a slot off Karpenter's count. With the ``ReservedCapacity`` gate on,
+  Karpenter's launch templates opt out of open reservations (``CapacityReservationPreference: none``).
 * Registration: when the instance's kubelet joins, a Node appears with the NodeClaim's labels and taints
   (``karpenter.sh/unregistered`` is removed at once; ``node.kubernetes.io/not-ready`` stays until Ready).
 * Initialization: Node Ready, startup taints and ephemeral taints gone → ``Initialized``.
@@ -19,6 +24,8 @@ from typing import Any
 
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES, TypeTable
 from ekstwin.catalog.instance_types import InstanceType
+from ekstwin.catalog.reservations import RESERVED, CapacityReservation
+from ekstwin.controllers import capacity_reservations as crs
 from ekstwin.controllers.base import Deps, Obj, condition, is_true, with_condition
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
@@ -72,9 +79,10 @@ def _ice(deps: Deps, now: float) -> dict[tuple[str, str, str], float]:
 
 
 def available_table(deps: Deps, now: float) -> TypeTable:
-    """The instance-type table with the offerings in the unavailable-offerings cache masked out: what
-    Karpenter's scheduling simulations (provisioning and consolidation) see as launchable right now."""
-    return deps.table.without(frozenset(_ice(deps, now)))
+    """The instance-type table with the offerings in the unavailable-offerings cache and the capacity
+    reservations Karpenter cannot use (not selected, no free slot) masked out: what Karpenter's scheduling
+    simulations (provisioning and consolidation) see as launchable right now."""
+    return deps.table.without(frozenset(_ice(deps, now)), crs.unavailable(deps, now))
 
 
 def _claim_requirements(claim: Obj) -> rq.Requirements:
@@ -95,14 +103,20 @@ def _launch(deps: Deps, claim: Obj, now: float) -> Result:
     if now < fleet.responded_at:
         return Result(requeue_after=fleet.responded_at - now)
     del inflight[name]
+    targets: dict[tuple[str, str], str] = deps.state.setdefault("nodeclaim.targets", {}).pop(name, {})
     ice = _ice(deps, now)
     for err in fleet.errors:
-        if err.marks_offering_unavailable:
+        if err.capacity_type == RESERVED:  # Karpenter marks the reservation full, not the offering
+            if (err.instance_type, err.zone) in targets:
+                crs.mark_unavailable(deps, targets[(err.instance_type, err.zone)])
+        elif err.marks_offering_unavailable:
             ice[(err.capacity_type, err.instance_type, err.zone)] = now + ICE_TTL_S
     if not fleet.instances:
         codes = sorted({e.code for e in fleet.errors}) or ["no capacity"]
         return _insufficient(deps, claim, f"creating instance, insufficient capacity, {', '.join(codes)}")
     inst = fleet.instances[0]
+    if inst.capacity_type == RESERVED and inst.capacity_reservation_id is not None:
+        crs.mark_launched(deps, inst.capacity_reservation_id)
     return _mark_launched(deps, claim, deps.catalog.get(inst.instance_type), inst, now)
 
 
@@ -114,8 +128,16 @@ def _create_fleet(deps: Deps, claim: Obj, now: float) -> Any:
     names = sorted(reqs[rq.INSTANCE_TYPE].values) if rq.INSTANCE_TYPE in reqs else [t.name for t in deps.catalog.types]
     candidates = [t for t in (deps.catalog.get(n) for n in names) if requests.fits(t.allocatable)]
     zr, cr = reqs.get_or_exists(rq.ZONE), reqs.get_or_exists(rq.CAPACITY_TYPE)
+    rr = reqs.get_or_exists(rq.CAPACITY_RESERVATION_ID)
+    only_reserved = rq.CAPACITY_RESERVATION_ID in reqs and not rr.allows_absent  # ids only reserved offerings have
+    free = crs.counts(deps, now) or {}
+    reservations = [r for r in crs.selected(deps, _nodeclass(deps, claim)) if free.get(r.id, 0) > 0]
 
     def offerings(t: InstanceType, ct: str) -> list[Any]:
+        if ct == RESERVED:
+            return [r for r in reservations if r.instance_type == t.name and zr.has(r.zone) and rr.has(r.id)]
+        if only_reserved:
+            return []
         return [o for o in t.offerings if o.available and o.capacity_type == ct and zr.has(o.zone)
                 and (ct, t.name, o.zone) not in ice]
 
@@ -129,15 +151,37 @@ def _create_fleet(deps: Deps, claim: Obj, now: float) -> Any:
                    if offerings(t, chosen_ct)]
     with_offers.sort()
     kept = [t for _, _, t in with_offers[:MAX_TYPES]]
+    names_order = {t.name: i for i, t in enumerate(kept)}
     if chosen_ct == "on-demand" and cr.has("spot") and len(kept) < 5:
         deps.recorder.log(NAME, "at least 5 instance types are recommended when flexible to spot but requesting "
                           "on-demand, the current provisioning request only has " + str(len(kept)) +
                           " instance type options", level="ERROR", NodeClaim={"name": claim["metadata"]["name"]})
-    overrides = [(t.name, o.zone) for t in kept for o in sorted(offerings(t, chosen_ct), key=lambda o: o.zone)]
+    overrides = sorted({(t.name, o.zone): None for t in kept for o in offerings(t, chosen_ct)},
+                       key=lambda tz: (names_order[tz[0]], tz[1]))
+    targets = _targets(overrides, [o for t in kept for o in offerings(t, chosen_ct)], free) \
+        if chosen_ct == RESERVED else {}
+    if targets:
+        deps.state.setdefault("nodeclaim.targets", {})[claim["metadata"]["name"]] = targets
     return deps.ec2.create_fleet(now, overrides, chosen_ct, count=1,
                                  tags={"karpenter.sh/nodeclaim": claim["metadata"]["name"],
                                        "karpenter.sh/nodepool": (claim["metadata"].get("labels") or {}).get(
-                                           rq.NODEPOOL, "")})
+                                           rq.NODEPOOL, "")},
+                                 capacity_reservations=targets or None, open_reservations=not crs.enabled(deps))
+
+
+def _nodeclass(deps: Deps, claim: Obj) -> Obj | None:
+    return deps.store.try_get("EC2NodeClass", (claim["spec"].get("nodeClassRef") or {}).get("name", ""))
+
+
+def _targets(overrides: list[tuple[str, str]], offers: list[CapacityReservation],
+             free: dict[str, int]) -> dict[tuple[str, str], str]:
+    """Per (type, zone), the reservation to target: the one with the most free slots (CreateFleet takes one
+    launch template per type and zone), ties by id."""
+    out: dict[tuple[str, str], str] = {}
+    for tz in overrides:
+        matching = [r for r in offers if (r.instance_type, r.zone) == tz]
+        out[tz] = min(matching, key=lambda r: (-free.get(r.id, 0), r.id)).id
+    return out
 
 
 def _exotic(t: InstanceType) -> bool:
@@ -157,19 +201,25 @@ def _insufficient(deps: Deps, claim: Obj, message: str) -> Result:
 
 
 def node_labels(claim: Obj, itype: InstanceType, zone: str, zone_id: str, capacity_type: str,
-                region: str) -> dict[str, str]:
-    """Labels Karpenter puts on a launched NodeClaim and its Node."""
+                region: str, reservation: CapacityReservation | None = None) -> dict[str, str]:
+    """Labels Karpenter puts on a launched NodeClaim and its Node (a reserved one also names its reservation)."""
     labels = dict(claim["metadata"].get("labels") or {})
     labels.update(itype.labels)
     labels.update({rq.ZONE: zone, rq.ZONE_ID: zone_id, rq.CAPACITY_TYPE: capacity_type, rq.REGION: region,
                    "failure-domain.beta.kubernetes.io/zone": zone, "failure-domain.beta.kubernetes.io/region": region,
                    "beta.kubernetes.io/instance-type": itype.name, "beta.kubernetes.io/arch": itype.labels[rq.ARCH],
                    "beta.kubernetes.io/os": itype.labels.get(rq.OS, "linux")})
+    if reservation is not None:
+        labels[rq.CAPACITY_RESERVATION_ID] = reservation.id
+        labels[rq.CAPACITY_RESERVATION_TYPE] = reservation.reservation_type
     return labels
 
 
 def _mark_launched(deps: Deps, claim: Obj, itype: InstanceType, inst: Any, now: float) -> Result:
-    labels = node_labels(claim, itype, inst.zone, inst.zone_id, inst.capacity_type, deps.catalog.region)
+    reservation = deps.ec2.reservations.get(inst.capacity_reservation_id) \
+        if inst.capacity_type == RESERVED and inst.capacity_reservation_id else None
+    labels = node_labels(claim, itype, inst.zone, inst.zone_id, inst.capacity_type, deps.catalog.region,
+                         reservation)
     status = {**(claim.get("status") or {}), "providerID": inst.provider_id, "imageID": "ami-0ekstwin000000000",
               "capacity": itype.capacity.to_k8s(), "allocatable": itype.allocatable.to_k8s()}
     updated = {**claim, "metadata": {**claim["metadata"], "labels": labels}, "status": status}

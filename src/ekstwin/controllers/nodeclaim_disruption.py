@@ -6,7 +6,9 @@
   ``now − (lastPodEventTime, else the Initialized transition) ≥ consolidateAfter``.
 * ``Drifted``: ``NodePoolDrifted`` when the NodePool template hash differs from the one the NodeClaim was
   created with, ``RequirementsDrifted`` when its labels no longer satisfy the pool's requirements,
-  ``NodeClassDrifted`` when the EC2NodeClass spec changed. Re-checked whenever the pool or class changes
+  ``NodeClassDrifted`` when the EC2NodeClass spec changed, ``CapacityReservationDrift`` when the instance is in a
+  capacity reservation its EC2NodeClass no longer selects (ReservedCapacity on). Re-checked whenever the pool or
+  class changes
   (Karpenter also re-checks every 5 minutes for what it cannot watch; in the twin everything is watched).
 * Expiration (v1, forceful): at ``creationTimestamp + expireAfter`` the NodeClaim is deleted, no budgets.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ekstwin.autoscaling.karpenter import templates
+from ekstwin.controllers import capacity_reservations
 from ekstwin.controllers.base import Deps, Obj, condition, is_true, with_condition
 from ekstwin.model import requirements as rq
 from ekstwin.sim import driver
@@ -136,11 +139,15 @@ def _consolidatable(deps: Deps, claim: Obj, pool: Obj | None, now: float) -> Res
     return Result() if ready else Result(requeue_after=due - now)
 
 
+_NODECLASS_HASH_IGNORED = ("capacityReservationSelectorTerms",)  # hash:"ignore" in the EC2NodeClass API
+
+
 def nodeclass_hash(nodeclass: Obj | None) -> str:
     """Hash of an EC2NodeClass spec (drift when it changes)."""
     if nodeclass is None:
         return ""
-    return templates.nodepool_hash({"spec": {"template": {"spec": nodeclass.get("spec") or {}}}})
+    spec = {k: v for k, v in (nodeclass.get("spec") or {}).items() if k not in _NODECLASS_HASH_IGNORED}
+    return templates.nodepool_hash({"spec": {"template": {"spec": spec}}})
 
 
 def drift_reason(deps: Deps, claim: Obj, pool: Obj | None) -> str | None:
@@ -159,7 +166,18 @@ def drift_reason(deps: Deps, claim: Obj, pool: Obj | None) -> str | None:
     nodeclass = deps.store.try_get("EC2NodeClass", ref.get("name", ""))
     if NODECLASS_HASH in ann and ann[NODECLASS_HASH] != nodeclass_hash(nodeclass):
         return "NodeClassDrifted"
-    return None
+    return _reservation_drift(deps, claim, nodeclass)
+
+
+def _reservation_drift(deps: Deps, claim: Obj, nodeclass: Obj | None) -> str | None:
+    """Karpenter's ``CapacityReservationDrift``: the instance holds a slot of a reservation the EC2NodeClass no
+    longer selects (checked dynamically, from the instance, so a fallback to on-demand never drifts)."""
+    if not deps.catalog.reservations or not capacity_reservations.enabled(deps):
+        return None
+    held = deps.ec2.reservations.holder_of(str(claim["status"]["providerID"]).rsplit("/", 1)[-1])
+    if held is None or held in {r.id for r in capacity_reservations.selected(deps, nodeclass)}:
+        return None
+    return "CapacityReservationDrift"
 
 
 def _drift(deps: Deps, claim: Obj, pool: Obj | None) -> Result:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
-from ekstwin.controllers import nodeclaim, nodeclaim_disruption, nodes_view
+from ekstwin.controllers import capacity_reservations, nodeclaim, nodeclaim_disruption, nodes_view
 from ekstwin.controllers.base import Deps, Obj, condition, pod_info
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
@@ -128,14 +128,17 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
     deps.recorder.log(NAME, "found provisionable pod(s)", Pods=shown, duration="0s")
     view = nodes_view.ClusterView.build(deps)
     table = nodeclaim.available_table(deps, now)  # ICE-cached offerings are not launchable for 3 minutes
-    tpls, problems = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage)
+    tpls, problems = templates.build_templates(view.nodepools, table, view.daemonset_pods, view.pool_usage,
+                                               pool_reservation_scope(deps, view.nodepools, now))
     for prob in problems:
         np_obj = next(p for p in view.nodepools if p["metadata"]["name"] == prob.nodepool)
         deps.recorder.event(np_obj, "Warning", prob.reason, prob.message)
+    # provisioning never trades a reservation away for another pod (Karpenter's strict reserved-offering mode)
     result = scheduler.solve(infos, table, tpls, view.existing_nodes(deps, tpls),
                              domains=view.domains(table, tpls),
                              prefer_no_schedule_pools=any(t.effect == "PreferNoSchedule"
-                                                          for tpl in tpls for t in tpl.taints))
+                                                          for tpl in tpls for t in tpl.taints),
+                             reservations=capacity_reservations.counts(deps, now), strict_reservations=True)
     for msg in result.messages:
         deps.recorder.log(NAME, msg, level="DEBUG")
     if result.new_claims:
@@ -146,7 +149,7 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
     _nominate(deps, result, view, now)
     for info in infos:
         err = result.errors.get(info.key)
-        if err:
+        if err and not isinstance(err, scheduler.ReservedOfferingError):  # retried silently next batch
             pod = deps.store.try_get("Pod", info.name, info.namespace)
             if pod is not None:
                 deps.recorder.event(pod, "Warning", "FailedScheduling", f"Failed to schedule pod, {err}")
@@ -156,6 +159,11 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
                          f"{sum(len(v) for v in result.existing.values())} on existing/in-flight nodes, "
                          f"{len(result.errors)} unschedulable", started=started)
     return result
+
+
+def pool_reservation_scope(deps: Deps, nodepools: list[Obj], now: float) -> dict[str, frozenset[str]]:
+    """Per NodePool, the usable capacity reservations its EC2NodeClass does not select."""
+    return capacity_reservations.excluded_by_pool(deps, nodepools, capacity_reservations.usable(deps, now))
 
 
 def _nominate(deps: Deps, result: scheduler.SolveResult, view: nodes_view.ClusterView, now: float) -> None:
@@ -177,6 +185,10 @@ def create_nodeclaim(deps: Deps, claim: scheduler.PlannedClaim, nodepool: Obj, r
     names = [deps.table.names[i] for i in claim.options]
     reqs = claim.requirements.without(rq.HOSTNAME).add(
         rq.Requirement(rq.INSTANCE_TYPE, False, frozenset(names)))
+    own = templates.pool_requirements(nodepool)
+    scoped = reqs.get(rq.CAPACITY_RESERVATION_ID)
+    if scoped is not None and scoped.complement and rq.CAPACITY_RESERVATION_ID not in own:
+        reqs = reqs.without(rq.CAPACITY_RESERVATION_ID)  # the simulation's per-EC2NodeClass scope, not a requirement
     pool_spec = nodepool["spec"]["template"].get("spec") or {}
     labels = {**tpl.labels, rq.NODEPOOL: tpl.nodepool,
               rq.NODECLASS: (pool_spec.get("nodeClassRef") or {}).get("name", "default")}

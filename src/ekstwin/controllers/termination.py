@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any
 
 from ekstwin.cloud.ec2 import Instance
-from ekstwin.controllers import eviction
+from ekstwin.controllers import capacity_reservations, eviction
 from ekstwin.controllers.base import Deps, Obj, is_true, ns_name, with_condition
 from ekstwin.controllers.pdb import is_ready
 from ekstwin.errors import CloudError
@@ -365,6 +365,9 @@ def ensure_terminated(deps: Deps, claim: Obj, now: float) -> bool:
                 deps.recorder.log(LOGGER, "failed terminating instance", level="ERROR",
                                   NodeClaim={"name": claim["metadata"]["name"]}, error=str(e))
                 return False
+            reservation = (claim["metadata"].get("labels") or {}).get(rq.CAPACITY_RESERVATION_ID)
+            if reservation:  # Karpenter counts the slot free again as soon as it asks for the termination
+                capacity_reservations.mark_terminated(deps, reservation)
         _set_claim_condition(deps, claim, "InstanceTerminating", "True", "InstanceTerminating")
     return gone
 

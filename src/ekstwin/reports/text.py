@@ -24,6 +24,7 @@ from rich.text import Text
 
 from ekstwin.errors import InvalidScenario
 from ekstwin.model.requirements import CAPACITY_TYPE, INSTANCE_TYPE, NODEPOOL, ZONE
+from ekstwin.reports import costs
 from ekstwin.scenario.result import RunResult, at, parse_timestamp, rfc3339, timestamp
 from ekstwin.units.durations import format_age, format_duration
 
@@ -105,7 +106,7 @@ def header(result: RunResult) -> Lines:
         f" · simulated {format_duration(result.time_s)}",
         f" ({rfc3339(at(result.epoch, 0))} → {rfc3339(result.end)})",
     )
-    return [first, Text(" · ".join(_headline(result)))]
+    return [first, Text(" · ".join(_headline(result))), *costs.lines(result.summary)]
 
 
 def _headline(result: RunResult) -> list[str]:
@@ -121,7 +122,8 @@ def _headline(result: RunResult) -> list[str]:
         parts.append(f"${float(price):.4f}/hour")
     cost = summary.pop("cost_usd", None)
     if cost is not None:
-        parts.append(f"cost so far ${float(cost):.4f}")
+        with_plans = " with Savings Plans" if summary.get("savings_plans") else ""
+        parts.append(f"cost so far ${float(cost):.4f}{with_plans}")
     # Whatever else the run chose to summarise is shown as is rather than dropped.
     # structured extras (e.g. metric samples) belong to the JSON report, not the one-line header
     parts.extend(f"{key} {value}" for key, value in summary.items() if not isinstance(value, (dict, list)))

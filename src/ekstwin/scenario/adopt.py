@@ -17,6 +17,9 @@ cluster the controllers can work with:
   counts; otherwise it is kept without a price.
 * Allocatable given on a Node wins over the catalog; a Node without one gets the catalog's.
 * Pods with ``spec.nodeName`` stay bound; a ``Running`` pod stays Running (the kubelet only starts Pending pods).
+* A ``karpenter.sh/capacity-type: reserved`` node holds a slot of the capacity reservation its
+  ``karpenter.k8s.aws/capacity-reservation-id`` label names (declared in ``spec.cloud``); an unknown or full
+  reservation is an ``InvalidScenario`` naming the NodeClaim.
 
 An unknown instance type on a managed node is an ``InvalidScenario`` naming the object and the label.
 """
@@ -99,7 +102,8 @@ def _adopt_claim(world: World, name: str, where: str) -> str | None:
                                     private_dns_name=node_name or f"{_instance_id(str(pid))}.adopted",
                                     ready=ready,
                                     tags={"karpenter.sh/nodeclaim": name,
-                                          "karpenter.sh/nodepool": labels.get(rq.NODEPOOL, "")})
+                                          "karpenter.sh/nodepool": labels.get(rq.NODEPOOL, "")},
+                                    capacity_reservation_id=labels.get(rq.CAPACITY_RESERVATION_ID))
     except (InvalidInput, CloudError) as e:
         reason = e.reason if isinstance(e, InvalidInput) else str(e)
         raise InvalidScenario(f"NodeClaim {name}: cannot adopt its instance: {reason}", file=where,
@@ -164,6 +168,7 @@ def _adopt_unmanaged(world: World, name: str, where: str) -> None:
     try:
         world.deps.ec2.adopt(_instance_id(pid), itype, zone, labels.get(rq.CAPACITY_TYPE, "on-demand"),
                              world.driver.now(), private_dns_name=name,
-                             tags={"ekstwin.dev/unmanaged-node": name})
+                             tags={"ekstwin.dev/unmanaged-node": name},
+                             capacity_reservation_id=labels.get(rq.CAPACITY_RESERVATION_ID))
     except InvalidInput:
         return  # not offered there: kept without a price

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ekstwin.catalog.overrides import CloudCatalog
+from ekstwin.cloud.savings_plans import SavingsPlan
 
 KNOWN_FEATURE_GATES = ("SpotToSpotConsolidation", "NodeRepair", "ReservedCapacity", "NodeOverlay",
                        "StaticCapacity", "CapacityBuffer")
@@ -23,7 +24,8 @@ class ClusterConfig:
     autoscaler: str = "karpenter"
     """Which autoscaler runs: ``karpenter`` (the Cluster Autoscaler arrives later) or ``none``."""
     feature_gates: dict[str, bool] = field(default_factory=dict)
-    """Karpenter feature gates (all default off, as in Karpenter v1)."""
+    """Karpenter feature gates as set; unset gates take the modelled release's default (all off, except
+    ReservedCapacity from v1.6: see ``autoscaling.karpenter.gates``)."""
     daemonsets: str = "eks-default"
     """``eks-default`` adds aws-node, kube-proxy and eks-pod-identity-agent; ``none`` adds nothing."""
     batch_idle_s: float = 1.0
@@ -44,7 +46,10 @@ class CloudConfig:
     """``spec.cloud``: the catalog and prices (see ``catalog.overrides``; default: the bundled catalog)."""
 
     catalog: CloudCatalog = field(default_factory=CloudCatalog)
-    """Catalog kind, discounts, exact prices and custom instance types, applied when the world is built."""
+    """Catalog kind, discounts, exact prices, custom instance types and capacity reservations, applied when the
+    world is built."""
+    savings_plans: tuple[SavingsPlan, ...] = ()
+    """Savings Plans: they change only the bill (Karpenter prices with list prices), see ``scenario.billing``."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ from typing import Any
 
 import yaml
 
+from ekstwin.autoscaling.karpenter import gates as karpenter_gates
 from ekstwin.catalog import overrides as ov
+from ekstwin.catalog import reservations as rsv
+from ekstwin.cloud import savings_plans as sp
 from ekstwin.cloud.spot import MODES as SPOT_INTERRUPTION_MODES
 from ekstwin.errors import InvalidInput, InvalidScenario
 from ekstwin.model import manifests
@@ -42,12 +45,17 @@ _ACTIONS = ("apply", "scale", "delete", "interrupt", "diurnal", "provision", "di
 _DIURNAL = {"kind", "name", "namespace", "min", "max", "period", "step", "duration"}
 _INTERRUPT = {"node", "nodeSelector"}
 _REPORT = {"tables", "events", "logs", "decisions"}
-_CLOUD = {"catalog", "discounts", "prices", "instanceTypes"}
+_CLOUD = {"catalog", "discounts", "prices", "instanceTypes", "savingsPlans", "capacityReservations"}
 _DISCOUNTS = {"onDemand", "spot", "families"}
 _PRICE = {"instanceType", "zone", "capacityType", "price"}
 _CUSTOM_TYPE = {"name", "capacity", "labels", "overhead", "allocatable", "offerings"}
 _OVERHEAD = {"kubeReserved", "systemReserved", "evictionThreshold"}
 _OFFERING = {"zone", "capacityType", "price", "available"}
+_RESERVED_OFFERING = {"count", "id", "tags", "instanceMatchCriteria"}
+_SAVINGS_PLAN = {"type", "commitment", "discount", "family", "name"}
+_RESERVATION = {"id", "instanceType", "zone", "count", "tags", "ownerID", "instanceMatchCriteria"}
+_RESERVATION_ID = re.compile(r"^cr-[0-9a-z]+$")
+_OWNER_ID = re.compile(r"^[0-9]{12}$")
 
 
 def _fail(file: str, field: str, message: str) -> InvalidScenario:
@@ -114,12 +122,22 @@ def with_feature_gates(scenario: Scenario, gates: Mapping[str, bool]) -> Scenari
     Raises:
         InvalidScenario: an unknown gate.
     """
-    for g in gates:
+    for g, v in gates.items():
         if g not in KNOWN_FEATURE_GATES:
             raise InvalidScenario(f"unknown feature gate {g!r} (known: {', '.join(KNOWN_FEATURE_GATES)})",
                                   field="--feature-gate")
+        missing = _gate_missing(g, v, scenario.cluster.karpenter_version)
+        if missing:
+            raise InvalidScenario(missing, file=scenario.file, field="--feature-gate")
     cluster = dataclasses.replace(scenario.cluster, feature_gates={**scenario.cluster.feature_gates, **gates})
     return dataclasses.replace(scenario, cluster=cluster)
+
+
+def _gate_missing(name: str, value: bool, version: str) -> str | None:
+    """Why a gate cannot be turned on in the modelled release (it predates the gate), or None."""
+    if value and not karpenter_gates.exists(name, version):
+        return f"Karpenter {version} has no {name} feature gate (introduced in {karpenter_gates.introduced(name)})"
+    return None
 
 
 def _cluster(file: str, raw: Any) -> ClusterConfig:
@@ -147,12 +165,17 @@ def _cluster(file: str, raw: Any) -> ClusterConfig:
         raise _fail(file, "spec.cluster.spotInterruptions",
                     f"expected one of {', '.join(SPOT_INTERRUPTION_MODES)}, got {spot!r}")
     kp = _check_keys(file, "spec.cluster.karpenter", c.get("karpenter") or {}, _KARPENTER)
+    version = _version(file, kp.get("version", "v1.14"))
+    for g, v in gates.items():
+        missing = _gate_missing(g, v, version)
+        if missing:
+            raise _fail(file, f"spec.cluster.featureGates.{g}", missing)
     return ClusterConfig(
         region=str(c.get("region", "us-east-1")), zones=tuple(zones), autoscaler=autoscaler,
         feature_gates=dict(gates), daemonsets=ds, name=str(c.get("name", "ekstwin")), spot_interruptions=spot,
         batch_idle_s=_duration(file, "spec.cluster.karpenter.batchIdleDuration", kp.get("batchIdleDuration", "1s")),
         batch_max_s=_duration(file, "spec.cluster.karpenter.batchMaxDuration", kp.get("batchMaxDuration", "10s")),
-        karpenter_version=_version(file, kp.get("version", "v1.14")))
+        karpenter_version=version)
 
 
 def _version(file: str, value: Any) -> str:
@@ -286,7 +309,8 @@ def _interrupt(file: str, field: str, raw: Any) -> dict[str, Any]:
 
 
 def _cloud(file: str, raw: Any) -> CloudConfig:
-    """``spec.cloud``: catalog kind, discounts, exact prices, custom instance types (see ``catalog.overrides``)."""
+    """``spec.cloud``: catalog kind, discounts, exact prices, custom instance types, capacity reservations (see
+    ``catalog.overrides``) and Savings Plans (``cloud.savings_plans``)."""
     c = _check_keys(file, "spec.cloud", raw, _CLOUD)
     kind = c.get("catalog", "bundled")
     if kind not in ov.CATALOG_KINDS:
@@ -309,7 +333,91 @@ def _cloud(file: str, raw: Any) -> CloudConfig:
             raise _fail(file, f"spec.cloud.instanceTypes[{i}].name", f"instance type {n!r} is defined twice")
     if kind == "custom" and not types:
         raise _fail(file, "spec.cloud.instanceTypes", "catalog: custom needs at least one instance type")
-    return CloudConfig(ov.CloudCatalog(kind, discounts, tuple(prices), tuple(types)))
+    reservations = [_reservation(file, f"spec.cloud.capacityReservations[{i}]", r)
+                    for i, r in enumerate(_list(file, "spec.cloud.capacityReservations", c))]
+    plans = [_savings_plan(file, f"spec.cloud.savingsPlans[{i}]", i, p)
+             for i, p in enumerate(_list(file, "spec.cloud.savingsPlans", c))]
+    names = [p.name for p in plans]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise _fail(file, f"spec.cloud.savingsPlans[{i}].name", f"Savings Plan {n!r} is defined twice")
+    return CloudConfig(ov.CloudCatalog(kind, discounts, tuple(prices), tuple(types), tuple(reservations)),
+                       tuple(plans))
+
+
+def _savings_plan(file: str, where: str, index: int, raw: Any) -> sp.SavingsPlan:
+    """``{type: compute|ec2Instance, commitment: USD/hour, discount: 28%, family: m5 (ec2Instance only), name}``."""
+    p = _check_keys(file, where, raw, _SAVINGS_PLAN)
+    kind = p.get("type")
+    if kind not in sp.KINDS:
+        raise _fail(file, f"{where}.type", f"expected one of {', '.join(sp.KINDS)}, got {kind!r}")
+    if "commitment" not in p:
+        raise _fail(file, f"{where}.commitment", "missing (USD per hour, at Savings Plan rates)")
+    commitment = p["commitment"]
+    if isinstance(commitment, bool) or not isinstance(commitment, (int, float)) or not 0 < commitment < math.inf:
+        raise _fail(file, f"{where}.commitment", f"expected USD per hour (a number > 0), got {commitment!r}")
+    if "discount" not in p:
+        raise _fail(file, f"{where}.discount", "missing (the Savings Plan rate's discount off on-demand, e.g. 28%)")
+    discount = _percent(file, f"{where}.discount", p["discount"])
+    if not 0 < discount < 1:
+        raise _fail(file, f"{where}.discount", f"expected a discount above 0% and below 100%, got {p['discount']!r}")
+    family = p.get("family")
+    if kind == sp.EC2_INSTANCE:
+        family = _name(file, f"{where}.family", family, "an instance family such as m5")
+    elif family is not None:
+        raise _fail(file, f"{where}.family", "only an ec2Instance Savings Plan is limited to one instance family")
+    name = _name(file, f"{where}.name", p["name"], "a name") if "name" in p else f"{kind}-{index}"
+    return sp.SavingsPlan(str(kind), float(commitment), discount, family, name)
+
+
+def _reservation(file: str, where: str, raw: Any) -> rsv.ReservationSpec:
+    """``{id: cr-…, instanceType, zone, count, tags, ownerID, instanceMatchCriteria}`` (ODCR of a catalog type)."""
+    r = _check_keys(file, where, raw, _RESERVATION)
+    for key in ("id", "instanceType", "zone", "count"):
+        if key not in r:
+            raise _fail(file, f"{where}.{key}", "missing")
+    return rsv.ReservationSpec(
+        _reservation_id(file, f"{where}.id", r["id"]),
+        _name(file, f"{where}.instanceType", r["instanceType"], "an instance type name"),
+        _name(file, f"{where}.zone", r["zone"], "a zone name"), _count(file, f"{where}.count", r["count"]),
+        _tags(file, f"{where}.tags", r.get("tags")), _owner(file, f"{where}.ownerID", r.get("ownerID")),
+        _match_criteria(file, f"{where}.instanceMatchCriteria", r.get("instanceMatchCriteria")), where=where)
+
+
+def _reservation_id(file: str, field: str, value: Any) -> str:
+    if not isinstance(value, str) or not _RESERVATION_ID.match(value):
+        raise _fail(file, field, f"expected a capacity reservation id like cr-0123456789abcdef0, got {value!r}")
+    return value
+
+
+def _count(file: str, field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(file, field, f"expected the number of reserved instances (an integer >= 1), got {value!r}")
+    return value
+
+
+def _tags(file: str, field: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _fail(file, field, "expected a mapping of tag key to string value")
+    return dict(value)
+
+
+def _owner(file: str, field: str, value: Any) -> str:
+    if value is None:
+        return rsv.ACCOUNT_ID
+    if not isinstance(value, str) or not _OWNER_ID.match(value):
+        raise _fail(file, field, f"expected a 12-digit AWS account id, got {value!r}")
+    return value
+
+
+def _match_criteria(file: str, field: str, value: Any) -> str:
+    if value is None:
+        return rsv.OPEN
+    if value not in rsv.MATCH_CRITERIA:
+        raise _fail(file, field, f"expected one of {', '.join(rsv.MATCH_CRITERIA)}, got {value!r}")
+    return str(value)
 
 
 def _list(file: str, field: str, parent: dict[str, Any]) -> list[Any]:
@@ -338,10 +446,12 @@ def _name(file: str, field: str, value: Any, what: str) -> str:
     return value
 
 
-def _capacity_type(file: str, field: str, value: Any) -> str:
-    if value not in ("spot", "on-demand"):
-        hint = " (reserved capacity is not modelled yet)" if value == "reserved" else ""
-        raise _fail(file, field, f"expected spot or on-demand, got {value!r}{hint}")
+def _capacity_type(file: str, field: str, value: Any, *, reserved: bool = False) -> str:
+    allowed = ("spot", "on-demand", rsv.RESERVED) if reserved else ("spot", "on-demand")
+    if value not in allowed:
+        hint = (" (a capacity reservation is billed at the on-demand rate: give the on-demand price)"
+                if value == rsv.RESERVED else "")
+        raise _fail(file, field, f"expected {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}{hint}")
     return str(value)
 
 
@@ -396,13 +506,31 @@ def _custom_type(file: str, where: str, raw: Any) -> ov.CustomType:
 
 
 def _offering(file: str, where: str, raw: Any) -> ov.CustomOffering:
-    o = _check_keys(file, where, raw, _OFFERING)
+    """``{zone, capacityType, price, available}``; a ``reserved`` one is a capacity reservation of ``count``
+    instances (with optional ``id``, ``tags`` and ``instanceMatchCriteria``) billed at ``price`` per slot-hour."""
+    o = _check_keys(file, where, raw, _OFFERING | _RESERVED_OFFERING)
     for key in ("zone", "capacityType", "price"):
         if key not in o:
             raise _fail(file, f"{where}.{key}", "missing")
-    available = o.get("available", True)
-    if not isinstance(available, bool):
-        raise _fail(file, f"{where}.available", f"expected true or false, got {available!r}")
-    return ov.CustomOffering(_name(file, f"{where}.zone", o["zone"], "a zone name"),
-                             _capacity_type(file, f"{where}.capacityType", o["capacityType"]),
-                             _price(file, f"{where}.price", o["price"]), available)
+    ct = _capacity_type(file, f"{where}.capacityType", o["capacityType"], reserved=True)
+    zone = _name(file, f"{where}.zone", o["zone"], "a zone name")
+    price = _price(file, f"{where}.price", o["price"])
+    if ct != rsv.RESERVED:
+        extra = sorted(set(o) & _RESERVED_OFFERING)
+        if extra:
+            raise _fail(file, f"{where}.{extra[0]}", "only a capacityType: reserved offering (a capacity "
+                        "reservation) has count, id, tags or instanceMatchCriteria")
+        available = o.get("available", True)
+        if not isinstance(available, bool):
+            raise _fail(file, f"{where}.available", f"expected true or false, got {available!r}")
+        return ov.CustomOffering(zone, ct, price, available)
+    if "available" in o:
+        raise _fail(file, f"{where}.available", "a reserved offering is available while it has free slots; set its "
+                    "count instead")
+    if "count" not in o:
+        raise _fail(file, f"{where}.count", "missing (how many instances the capacity reservation holds)")
+    rid = _reservation_id(file, f"{where}.id", o["id"]) if "id" in o else None
+    return ov.CustomOffering(zone, ct, price, count=_count(file, f"{where}.count", o["count"]), reservation_id=rid,
+                             tags=_tags(file, f"{where}.tags", o.get("tags")),
+                             instance_match_criteria=_match_criteria(file, f"{where}.instanceMatchCriteria",
+                                                                     o.get("instanceMatchCriteria")))

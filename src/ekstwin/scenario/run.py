@@ -8,7 +8,7 @@ from typing import Any
 from ekstwin.controllers import interruption
 from ekstwin.errors import CloudError, InvalidInput, InvalidScenario, NotFound
 from ekstwin.model.pod import is_control_plane
-from ekstwin.scenario import loader, steps
+from ekstwin.scenario import billing, loader, steps
 from ekstwin.scenario.config import TimelineStep
 from ekstwin.scenario.result import KINDS, RunResult
 from ekstwin.scenario.world import World, apply_objects, build
@@ -133,15 +133,12 @@ def collect(world: World, horizon: float) -> RunResult:
     # the report is about the simulated data plane: leave out the Karpenter controller's own pod
     objects["pods"] = [p for p in objects["pods"] if not is_control_plane(p)]
     events = sorted(store.list("Event"), key=lambda e: (e.get("firstTimestamp", ""), e["metadata"]["name"]))
-    ec2 = world.deps.ec2
-    running = ec2.instances(states=("pending", "running"))
     pods = objects["pods"]
     summary = {
         "nodes": len(objects["nodes"]), "nodeclaims": len(objects["nodeclaims"]),
         "pods_running": sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running"),
         "pods_pending": sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Pending"),
-        "price_per_hour": round(sum(i.price for i in running), 6),
-        "cost_usd": round(ec2.cost(horizon), 6),
+        **billing.summary(world.deps.ec2, world.scenario.cloud.savings_plans, horizon),
         "metrics": world.deps.recorder.metric_samples(),
         "metric_series": list(world.deps.recorder.series),
     }

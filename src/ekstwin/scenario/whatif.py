@@ -16,7 +16,7 @@ from typing import Any
 from ekstwin.errors import InvalidScenario
 from ekstwin.model import manifests
 from ekstwin.model import requirements as rq
-from ekstwin.scenario import loader
+from ekstwin.scenario import billing, loader
 from ekstwin.scenario.config import Scenario
 from ekstwin.scenario.importer import OWNER_ANNOTATION
 from ekstwin.scenario.result import RunResult
@@ -67,7 +67,7 @@ def run_loaded(scenario: Scenario, horizon: float, seed: int | None = None) -> R
     """Simulate an already loaded scenario for ``horizon`` seconds (as ``run_scenario`` does)."""
     world = build(scenario, seed)
     schedule_timeline(world, horizon)
-    price_start = sum(i.price for i in world.deps.ec2.instances(states=("pending", "running")))
+    price_start = billing.hourly_rate(world.deps.ec2, scenario.cloud.savings_plans)
     t = 0.0
     while t < horizon:
         t = min(horizon, t + STEP_S)

@@ -21,7 +21,7 @@ from ekstwin.catalog.capacity import CapacitySettings
 from ekstwin.catalog.catalog import Catalog, load_catalog
 from ekstwin.cloud.ec2 import EC2
 from ekstwin.cloud.settings import CloudSettings
-from ekstwin.controllers import manager
+from ekstwin.controllers import capacity_reservations, manager
 from ekstwin.controllers.base import ControllerSettings, Deps
 from ekstwin.errors import EkstwinError, InvalidScenario
 from ekstwin.model import defaults
@@ -149,13 +149,17 @@ def apply_object(world: World, obj: dict[str, Any], where: str) -> None:
 
 
 def _nodeclass_ready(world: World, nc: dict[str, Any]) -> None:
-    """Resolve subnets (one per configured zone) and mark the node class Ready."""
+    """Resolve subnets (one per configured zone) and selected capacity reservations; mark the node class Ready."""
     cat = world.catalog
     subnets = [{"id": f"subnet-{i:017x}", "zone": z, "zoneID": cat.zone_id(z)} for i, z in enumerate(cat.zones, 1)]
     ts = world.store.format_time()
-    status = {"subnets": subnets, "amis": [{"id": "ami-0ekstwin000000000", "name": "ekstwin-node-image"}],
-              "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "lastTransitionTime": ts,
-                              "message": ""}]}
+    status: dict[str, Any] = {
+        "subnets": subnets, "amis": [{"id": "ami-0ekstwin000000000", "name": "ekstwin-node-image"}],
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "lastTransitionTime": ts,
+                        "message": ""}]}
+    reservations = capacity_reservations.selected(world.deps, nc)
+    if reservations:
+        status["capacityReservations"] = capacity_reservations.status_entries(reservations)
     world.store.update_status({**nc, "status": status})
 
 

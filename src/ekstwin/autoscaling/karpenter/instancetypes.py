@@ -4,10 +4,16 @@ A ``TypeTable`` holds one row per instance type: the catalog index's allocatable
 label columns, plus an availability/price cube over (type, zone, capacity type). Masks for a requirement and for
 a (zone, capacity-type) requirement pair are cached, since the same few requirements recur for thousands
 of pods. Built once per scenario from the catalog (``TypeTable.from_catalog``).
+
+The ``reserved`` column holds the catalog's capacity reservations as Karpenter prices them (see
+``reservations``): one ``ReservedOffering`` per reservation, so requirements on
+``karpenter.k8s.aws/capacity-reservation-id`` can pick reservations apart; variants (``without``) turn off the
+reservations Karpenter cannot use right now (not selected by an EC2NodeClass, gate off, no free slot).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +31,20 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 CAPACITY_TYPES = ("reserved", "spot", "on-demand")
+_RESERVED = 0
+RESERVED_PRICE_DIVISOR = 10_000_000.0
+"""Karpenter prices a reserved offering at the on-demand price divided by this (near free, order kept)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedOffering:
+    """One capacity reservation as an offering: its type's row, its zone's column, Karpenter's price."""
+
+    reservation_id: str
+    row: int
+    zone: int
+    price: float
+    reservation_type: str = "default"
 
 
 @dataclass
@@ -36,11 +56,15 @@ class TypeTable:
     zones: tuple[str, ...]
     available: BoolArray  # [type, zone, capacity type]
     price: FloatArray  # [type, zone, capacity type], inf when unavailable
+    reserved: tuple[ReservedOffering, ...] = ()
+    reserved_off: frozenset[str] = frozenset()
+    """Reservations this variant treats as unavailable (their cells are inf unless another one is on)."""
     _mask_cache: dict[rq.Requirement, BoolArray] = field(default_factory=dict)
-    _offer_cache: dict[tuple[rq.Requirement, rq.Requirement], tuple[BoolArray, FloatArray]] = field(
-        default_factory=dict)
+    _offer_cache: dict[tuple[rq.Requirement, rq.Requirement, rq.Requirement | None],
+                       tuple[BoolArray, FloatArray]] = field(default_factory=dict)
+    _cube_cache: dict[rq.Requirement, FloatArray] = field(default_factory=dict)
     _fits_cache: dict[Resources, BoolArray] = field(default_factory=dict)
-    _variants: dict[frozenset[tuple[str, str, str]], TypeTable] = field(default_factory=dict)
+    _variants: dict[tuple[frozenset[tuple[str, str, str]], frozenset[str]], TypeTable] = field(default_factory=dict)
 
     @staticmethod
     def from_catalog(catalog: Catalog) -> TypeTable:
@@ -52,7 +76,11 @@ class TypeTable:
         for slot, (capacity_type, zone) in enumerate(index.slots):
             if capacity_type in CAPACITY_TYPES and zone in z_of:
                 price[:, z_of[zone], CAPACITY_TYPES.index(capacity_type)] = index.price[:, slot]
-        return TypeTable(tuple(catalog.types), index, zones, np.isfinite(price), price)
+        reserved = tuple(ReservedOffering(r.id, index.position(r.instance_type), z_of[r.zone],
+                                          r.price / RESERVED_PRICE_DIVISOR, r.reservation_type)
+                         for r in catalog.reservations if r.instance_type in catalog and r.zone in z_of)
+        _fill_reserved(price, reserved, lambda _o: True)
+        return TypeTable(tuple(catalog.types), index, zones, np.isfinite(price), price, reserved)
 
     @property
     def resources(self) -> tuple[str, ...]:
@@ -77,25 +105,52 @@ class TypeTable:
     def __len__(self) -> int:
         return len(self.types)
 
-    def without(self, unavailable: frozenset[tuple[str, str, str]]) -> TypeTable:
+    def without(self, unavailable: frozenset[tuple[str, str, str]],
+                reservations_off: frozenset[str] = frozenset()) -> TypeTable:
         """This table with some offerings unavailable: (capacity type, instance type, zone) triples, as in
-        Karpenter's unavailable-offerings (ICE) cache. Returns ``self`` when nothing applies; the variant is
-        remembered, so passes with the same cache share one table (and its mask caches)."""
-        if not unavailable:
+        Karpenter's unavailable-offerings (ICE) cache, and the capacity reservations in ``reservations_off``.
+        Returns ``self`` when nothing applies; the variant is remembered, so passes with the same caches share
+        one table (and its mask caches)."""
+        reservations_off = reservations_off & frozenset(o.reservation_id for o in self.reserved)
+        if not unavailable and not reservations_off:
             return self
-        hit = self._variants.get(unavailable)
+        key = (unavailable, reservations_off)
+        hit = self._variants.get(key)
         if hit is not None:
             return hit
         price = self.price.copy()
+        if reservations_off:
+            for o in self.reserved:
+                price[o.row, o.zone, _RESERVED] = np.inf
+            _fill_reserved(price, self.reserved, lambda o: o.reservation_id not in reservations_off)
         rows = {n: i for i, n in enumerate(self.names)}
         for ct, name, zone in unavailable:
             if ct in CAPACITY_TYPES and name in rows and zone in self.zones:
                 price[rows[name], self.zones.index(zone), CAPACITY_TYPES.index(ct)] = np.inf
-        variant = TypeTable(self.types, self.index, self.zones, np.isfinite(price), price)
+        variant = TypeTable(self.types, self.index, self.zones, np.isfinite(price), price, self.reserved,
+                            reservations_off)
         if len(self._variants) > 64:
             self._variants.clear()
-        self._variants[unavailable] = variant
+        self._variants[key] = variant
         return variant
+
+    def price_cube(self, reqs: rq.Requirements) -> FloatArray:
+        """The price cube as offerings compatible with ``reqs``'s capacity-reservation-id requirement see it:
+        spot and on-demand offerings lack the label, reserved ones carry their reservation's id."""
+        rr = reqs.get(rq.CAPACITY_RESERVATION_ID)
+        if rr is None:
+            return self.price
+        hit = self._cube_cache.get(rr)
+        if hit is None:
+            hit = self.price.copy()
+            if not rr.allows_absent:
+                hit[:, :, _RESERVED + 1:] = np.inf
+            for o in self.reserved:
+                hit[o.row, o.zone, _RESERVED] = np.inf
+            _fill_reserved(hit, self.reserved,
+                           lambda o: o.reservation_id not in self.reserved_off and rr.has(o.reservation_id))
+            self._cube_cache[rr] = hit
+        return hit
 
     def label_column(self, key: str) -> npt.NDArray[Any]:
         """Label values per type (None where the type does not have the label)."""
@@ -135,15 +190,16 @@ class TypeTable:
         """Per type: has an available offering in an allowed zone and capacity type; and its cheapest price."""
         zr = reqs.get_or_exists(rq.ZONE)
         cr = reqs.get_or_exists(rq.CAPACITY_TYPE)
-        hit = self._offer_cache.get((zr, cr))
+        rr = reqs.get(rq.CAPACITY_RESERVATION_ID)
+        hit = self._offer_cache.get((zr, cr, rr))
         if hit is None:
             zmask = np.array([zr.has(z) for z in self.zones], dtype=bool)
             cmask = np.array([cr.has(c) for c in CAPACITY_TYPES], dtype=bool)
-            sub = self.price[:, zmask][:, :, cmask]
+            sub = self.price_cube(reqs)[:, zmask][:, :, cmask]
             cheapest = sub.reshape(len(self.types), -1).min(axis=1) if sub.size else np.full(
                 len(self.types), np.inf)
             hit = (np.isfinite(cheapest), cheapest)
-            self._offer_cache[(zr, cr)] = hit
+            self._offer_cache[(zr, cr, rr)] = hit
         return hit
 
     def request_vector(self, requests: Resources) -> IntArray | None:
@@ -168,5 +224,14 @@ class TypeTable:
         """Zones where type ``idx`` has an available offering allowed by ``reqs``."""
         cr = reqs.get_or_exists(rq.CAPACITY_TYPE)
         zr = reqs.get_or_exists(rq.ZONE)
+        cube = self.price_cube(reqs)
         return [z for zi, z in enumerate(self.zones) if zr.has(z) and any(
-            self.available[idx, zi, ci] for ci, c in enumerate(CAPACITY_TYPES) if cr.has(c))]
+            np.isfinite(cube[idx, zi, ci]) for ci, c in enumerate(CAPACITY_TYPES) if cr.has(c))]
+
+
+def _fill_reserved(price: FloatArray, offers: tuple[ReservedOffering, ...],
+                   keep: Callable[[ReservedOffering], bool]) -> None:
+    """Write the kept reserved offerings into the cube's reserved column (the cheapest wins a cell)."""
+    for o in offers:
+        if keep(o):
+            price[o.row, o.zone, _RESERVED] = min(price[o.row, o.zone, _RESERVED], o.price)

@@ -10,6 +10,11 @@ Given pending pods, the cluster's existing and in-flight nodes, and one NodeClai
    when the queue is empty or a full pass makes no progress;
 4. every planned NodeClaim's instance-type options are ordered by price and cut to 60.
 
+With capacity reservations in play (``reservations`` counts given), a ``reservations.Ledger`` tracks which
+reservations each planned NodeClaim holds; in strict mode (provisioning, validation) a pod that would cost a
+NodeClaim its reservations fails with a ``ReservedOfferingError``, which is not relaxed, does not fall back to
+lower-weight NodePools and is not reported as a scheduling failure (Karpenter retries in the next batch).
+
 Speed comes from keeping per-slot headroom (allocatable − requests, per resource; for a NodeClaim the
 maximum over its remaining options) in one numpy matrix, so each pod only looks at slots that can hold it;
 instance-type options shrink with vector masks cached per requirement.
@@ -26,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ekstwin.autoscaling.karpenter import preferences
+from ekstwin.autoscaling.karpenter import reservations as rsv
 from ekstwin.autoscaling.karpenter.instancetypes import CAPACITY_TYPES, TypeTable
 from ekstwin.autoscaling.karpenter.topology import Topology
 from ekstwin.memo import IdentityMemo
@@ -36,6 +42,12 @@ from ekstwin.units.resources import Resources
 
 MAX_INSTANCE_TYPES = 60
 IntArray = npt.NDArray[np.int64]
+
+
+class ReservedOfferingError(str):
+    """A scheduling error caused by the reservation fallback policy (Karpenter's ``ReservedOfferingError``)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class PlannedClaim:
     options: IntArray
     pods: list[PodInfo] = field(default_factory=list)
     slot: int = -1
+    reserved: frozenset[str] = frozenset()
+    """Capacity reservations this NodeClaim holds a slot of (it is pinned to them when finalized)."""
 
 
 @dataclass
@@ -141,8 +155,11 @@ class Scheduler:
 
     def __init__(self, table: TypeTable, templates: Sequence[NodeClaimTemplate],
                  existing: Sequence[ExistingNode], topology: Topology,
-                 prefer_no_schedule_pools: bool = False, hostname_prefix: str = "hostname-placeholder") -> None:
+                 prefer_no_schedule_pools: bool = False, hostname_prefix: str = "hostname-placeholder",
+                 reservations: Mapping[str, int] | None = None, strict_reservations: bool = False) -> None:
         self.table = table
+        ledger = rsv.Ledger(table, reservations, strict=strict_reservations) if reservations is not None else None
+        self.ledger = ledger if ledger else None  # no usable reservation: nothing to track
         self.templates = list(templates)
         self.topology = topology
         self.prefer_no_schedule_pools = prefer_no_schedule_pools
@@ -182,7 +199,11 @@ class Scheduler:
         self.slots.npods[node.slot] = len(node.pods)
 
     def _refresh_claim(self, claim: PlannedClaim) -> None:
-        alloc = self.table.alloc[claim.options]
+        options = claim.options
+        if claim.reserved and self.ledger is not None and self.ledger.strict:
+            # strict mode keeps a reservation: only options it holds one for can still take pods
+            options = options[np.isin(options, self.ledger.rows_of(claim.reserved))]
+        alloc = self.table.alloc[options]
         self.slots.headroom[claim.slot] = (alloc - self._full_vec(claim.requests)).max(axis=0)
         self.slots.npods[claim.slot] = len(claim.pods)
 
@@ -229,7 +250,9 @@ class Scheduler:
                 errors.pop(pod.key, None)
                 continue
             errors[pod.key] = err
-            looser = preferences.relax(pod, self.prefer_no_schedule_pools)
+            # a reservation-policy failure is retried as it is, never relaxed
+            looser = None if isinstance(err, ReservedOfferingError) else preferences.relax(
+                pod, self.prefer_no_schedule_pools)
             if looser is not None:
                 relaxed[pod.key] = looser
                 self.topology.add_pod(looser)
@@ -356,6 +379,12 @@ class Scheduler:
         err = self._min_values_error(reqs, options)
         if err:
             return err
+        if self.ledger is not None:
+            held, why = self.ledger.to_reserve(claim.hostname, reqs, options)
+            if why is not None:
+                return ReservedOfferingError(why)
+            self.ledger.commit(claim.hostname, held)
+            claim.reserved = held
         claim.requirements = reqs
         claim.requests = requests
         claim.options = options
@@ -394,6 +423,11 @@ class Scheduler:
                     self.remaining[tpl.nodepool] = self._subtract_max(remaining, claim.options)
                 return None
             self.slots.headroom[claim.slot] = -1  # an abandoned slot never fits anything
+            if isinstance(err, ReservedOfferingError):
+                # compatible with a pool whose reservations are held: no fallback to lower-weight pools
+                errs.append(f'compatible with nodepool "{tpl.nodepool}" but failed to add pod while adhering to '
+                            f"reservation fallback policy, {err}")
+                return ReservedOfferingError("; ".join(errs))
             errs.append(f'incompatible with nodepool "{tpl.nodepool}", daemonset overhead='
                         f"{json.dumps(tpl.daemon_overhead.to_k8s(), separators=(',', ':'))}, {err}")
         return "; ".join(errs) if errs else "no nodepools found"
@@ -422,7 +456,9 @@ class Scheduler:
         return None
 
     def _finalize(self, claim: PlannedClaim, errors: dict[str, str]) -> None:
-        """Order options by cheapest compatible offering (ties by name) and keep at most 60."""
+        """Pin a NodeClaim holding reservations to them, order options by cheapest compatible offering (ties by
+        name) and keep at most 60."""
+        claim.requirements = rsv.pinned(claim.requirements, claim.reserved)
         _, price = self.table.offering_mask(claim.requirements)
         opts = claim.options
         names = np.array([self.table.names[i] for i in opts], dtype=object)
@@ -437,10 +473,16 @@ class Scheduler:
 
 def solve(pods: Sequence[PodInfo], table: TypeTable, templates: Sequence[NodeClaimTemplate],
           existing: Sequence[ExistingNode] = (), domains: Mapping[str, Iterable[str]] | None = None,
-          prefer_no_schedule_pools: bool = False) -> SolveResult:
-    """Run one scheduling simulation (see the module docstring)."""
+          prefer_no_schedule_pools: bool = False, reservations: Mapping[str, int] | None = None,
+          strict_reservations: bool = False) -> SolveResult:
+    """Run one scheduling simulation (see the module docstring).
+
+    ``reservations``: free slots per capacity reservation as Karpenter last saw them (None: none tracked);
+    ``strict_reservations``: Karpenter's strict reserved-offering mode (provisioning) instead of fallback.
+    """
     topo = Topology(domains or {})
-    return Scheduler(table, templates, existing, topo, prefer_no_schedule_pools).solve(pods)
+    return Scheduler(table, templates, existing, topo, prefer_no_schedule_pools,
+                     reservations=reservations, strict_reservations=strict_reservations).solve(pods)
 
 
 def template_domains(table: TypeTable, templates: Sequence[NodeClaimTemplate]) -> dict[str, set[str]]:

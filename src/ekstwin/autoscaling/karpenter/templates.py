@@ -97,8 +97,15 @@ def limits_remaining(nodepool: Mapping[str, Any], usage: res.Resources) -> dict[
 
 
 def build_templates(nodepools: Sequence[Mapping[str, Any]], table: TypeTable, daemonsets: Sequence[PodInfo],
-                    usage: Mapping[str, res.Resources]) -> tuple[list[NodeClaimTemplate], list[PoolProblem]]:
-    """One template per usable NodePool, in Karpenter's order, plus the pools that offer nothing."""
+                    usage: Mapping[str, res.Resources],
+                    excluded_reservations: Mapping[str, frozenset[str]] | None = None,
+                    ) -> tuple[list[NodeClaimTemplate], list[PoolProblem]]:
+    """One template per usable NodePool, in Karpenter's order, plus the pools that offer nothing.
+
+    ``excluded_reservations``: per NodePool, capacity reservations its EC2NodeClass does not select; its template
+    rules them out with ``karpenter.k8s.aws/capacity-reservation-id NotIn [...]`` (which offerings without a
+    reservation satisfy).
+    """
     templates: list[NodeClaimTemplate] = []
     problems: list[PoolProblem] = []
     for np_obj in order_nodepools(nodepools):
@@ -107,6 +114,9 @@ def build_templates(nodepools: Sequence[Mapping[str, Any]], table: TypeTable, da
             continue
         spec = np_obj["spec"]["template"].get("spec") or {}
         reqs = pool_requirements(np_obj)
+        excluded = (excluded_reservations or {}).get(name)
+        if excluded:
+            reqs = reqs.add(rq.Requirement(rq.CAPACITY_RESERVATION_ID, True, excluded))
         taints = tn.parse_taints(spec.get("taints"))
         startup = tn.parse_taints(spec.get("startupTaints"))
         overhead = daemon_overhead(daemonsets, reqs, taints)

@@ -37,11 +37,12 @@ def worst_launch_prices(table: TypeTable, reqs: rq.Requirements) -> FloatArray:
     type (reserved, spot, on-demand) that has any — the price Karpenter assumes a launch could cost."""
     zr, cr = reqs.get_or_exists(rq.ZONE), reqs.get_or_exists(rq.CAPACITY_TYPE)
     zmask = np.array([zr.has(z) for z in table.zones], dtype=bool)
+    cube = table.price_cube(reqs)  # reserved offerings only of the reservations reqs allow
     out = np.full(len(table.types), np.nan)
     for ci, ct in enumerate(CAPACITY_TYPES):
         if not cr.has(ct):
             continue
-        prices = table.price[:, zmask, ci]
+        prices = cube[:, zmask, ci]
         has = np.isfinite(prices).any(axis=1) & np.isnan(out)
         worst = np.where(np.isfinite(prices), prices, -np.inf).max(axis=1, initial=-np.inf)
         out[has] = worst[has]

@@ -26,6 +26,10 @@ class ClusterState:
     nodes: tuple[ExistingNode, ...]
     pending: tuple[PodInfo, ...]
     domains: Mapping[str, frozenset[str]]
+    reservations: Mapping[str, int] | None = None
+    """Free slots per capacity reservation as Karpenter sees them (None: no reservation to track)."""
+    strict_reservations: bool = False
+    """Karpenter simulates disruption in reserved-offering fallback mode, and validates in strict mode."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,8 @@ def simulate(state: ClusterState, candidates: Sequence[Candidate]) -> Simulation
     moving = [p for c in candidates for p in c.pods]
     result = solve([*state.pending, *moving], state.table,
                    _templates_with_freed_capacity(state.templates, candidates), nodes,
-                   domains={k: set(v) for k, v in state.domains.items()})
+                   domains={k: set(v) for k, v in state.domains.items()}, reservations=state.reservations,
+                   strict_reservations=state.strict_reservations)
     for pod in moving:
         err = result.errors.get(pod.key)
         if err is not None:
