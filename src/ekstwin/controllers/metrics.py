@@ -59,14 +59,15 @@ def _sample(deps: Deps) -> None:
     rec.sample("karpenter_cluster_state_node_count", len(nodes))
     alloc = res.total(res.Resources.parse((n.get("status") or {}).get("allocatable")) for n in nodes)
     phases: Counter[str] = Counter()
-    requested = res.EMPTY
+    bound = []
     for p in store.list("Pod"):
         if is_control_plane(p):  # the Karpenter controller's own pod stands outside the data plane
             continue
         info = pod_info(deps, p)
         phases[info.phase] += 1
         if info.node_name and info.phase not in ("Succeeded", "Failed"):
-            requested = requested + info.requests
+            bound.append(info.requests)
+    requested = res.total(bound)
     for phase in ("Pending", "Running"):
         rec.sample("karpenter_pods_state", phases.get(phase, 0), phase=phase)
     for r in (res.CPU, res.MEMORY):

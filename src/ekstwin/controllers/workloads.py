@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from ekstwin.controllers.base import Deps, Obj, is_true, owner_ref
@@ -323,14 +324,28 @@ def _taints(node: Obj) -> tuple[tn.Taint, ...]:
     return tn.parse_taints((node.get("spec") or {}).get("taints"))
 
 
-def _node_verdicts(deps: Deps, ds: Obj) -> dict[str, tuple[Any, Any, bool, bool]]:
-    """Per node: (labels, spec, wants a new daemon pod if not deleting, keeps a running one), for this
-    DaemonSet's current template (a new template starts a fresh memo)."""
-    memos: dict[str, tuple[Any, dict[str, tuple[Any, Any, bool, bool]]]] = deps.state.setdefault("ds.verdicts", {})
+@dataclass
+class _SyncMemo:
+    """What a DaemonSet's syncs keep between runs. A sync runs on every node change and on every change of one of
+    its pods, and most nodes and pods are unchanged since the last one: the store replaces an object on every
+    write (sharing unchanged parts), so an entry holds while its objects are the very same."""
+
+    template: PodInfo
+    """The daemon pod's spec parsed (selector, affinity, tolerations)."""
+    nodes: dict[str, tuple[Any, Any, bool, bool]] = field(default_factory=dict)
+    """Node → (labels, spec, wants a new daemon pod unless deleting, keeps a running one)."""
+    pods: dict[str, tuple[Obj, str | None, bool]] = field(default_factory=dict)
+    """Pod uid → (pod, the node it is for, Ready)."""
+
+
+def _memo(deps: Deps, ds: Obj) -> _SyncMemo:
+    """This DaemonSet's memo, for its current template (a new template starts afresh)."""
+    memos: dict[str, tuple[Any, _SyncMemo]] = deps.state.setdefault("ds.memo", {})
     uid, tmpl = ds["metadata"]["uid"], ds["spec"]["template"]
     entry = memos.get(uid)
-    if entry is None or entry[0] is not tmpl or len(entry[1]) > 50_000:
-        entry = memos[uid] = (tmpl, {})
+    if entry is None or entry[0] is not tmpl or len(entry[1].nodes) + len(entry[1].pods) > 100_000:
+        info = PodInfo.parse({"metadata": {"namespace": ds["metadata"].get("namespace")}, "spec": tmpl.get("spec")})
+        entry = memos[uid] = (tmpl, _SyncMemo(info))
     return entry[1]
 
 
@@ -346,14 +361,21 @@ def reconcile_daemonset(deps: Deps, key: str, now: float) -> Result:
 
 def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
     tmpl = ds["spec"]["template"]
-    info = PodInfo.parse({"metadata": {"namespace": ds["metadata"].get("namespace")}, "spec": tmpl.get("spec")})
-    pods = [p for p in deps.store.by_index("Pod", indexes.POD_OWNER_UID, ds["metadata"]["uid"])
-            if not p["metadata"].get("deletionTimestamp")]
+    memo = _memo(deps, ds)
+    info = memo.template
     by_node: dict[str, Obj] = {}
-    for p in pods:
-        n = _target_node(p)
-        if n is not None:
-            by_node[n] = p
+    ready_on: set[str] = set()
+    for p in deps.store.by_index("Pod", indexes.POD_OWNER_UID, ds["metadata"]["uid"]):
+        meta = p["metadata"]
+        if meta.get("deletionTimestamp"):
+            continue
+        seen = memo.pods.get(meta["uid"])
+        if seen is None or seen[0] is not p:
+            seen = memo.pods[meta["uid"]] = (p, _target_node(p), is_true(p, "Ready"))
+        if seen[1] is not None:
+            by_node[seen[1]] = p
+            if seen[2]:
+                ready_on.add(seen[1])
     # no new daemon pods on nodes being deleted; running ones stay until evicted or NoExecute-tainted away
     # A node wants a daemon pod when it matches the selector/affinity and its NoSchedule and NoExecute taints
     # are tolerated (with the automatic tolerations); a running one is only removed by an untolerated
@@ -362,18 +384,17 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
     tols = (*info.tolerations, *_DS_TOLS)
     wanted: set[str] = set()
     keep: set[str] = set()
-    # A sync runs on every node change and on every change of one of its pods; most nodes are unchanged since
-    # the last sync, so each node's verdict is kept while its labels and spec are the very same objects.
-    memo: dict[str, tuple[Any, Any, bool, bool]] = _node_verdicts(deps, ds)
+    verdicts = memo.nodes
     for node in nodes:
         meta = node["metadata"]
         name, labels, spec = meta["name"], meta.get("labels"), node.get("spec")
-        hit = memo.get(name)
+        hit = verdicts.get(name)
         if hit is None or hit[0] is not labels or hit[1] is not spec:
             taints = _taints(node)
             selected = _selects(info, node)
-            hit = memo[name] = (labels, spec, selected and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None,
-                                selected and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None)
+            hit = verdicts[name] = (labels, spec,
+                                    selected and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None,
+                                    selected and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None)
         if hit[2] and not meta.get("deletionTimestamp"):
             wanted.add(name)
         if hit[3] and name in by_node:
@@ -389,7 +410,7 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
         if node_name not in wanted and node_name not in keep:
             delete_pod(deps, p)
     desired = len(wanted)
-    ready = sum(1 for n, p in by_node.items() if n in wanted and is_true(p, "Ready"))
+    ready = len(ready_on & wanted)
     status = {"desiredNumberScheduled": desired, "currentNumberScheduled": min(desired, len(by_node)),
               "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": min(desired, len(by_node)),
               "numberMisscheduled": 0, "observedGeneration": ds["metadata"].get("generation", 1)}

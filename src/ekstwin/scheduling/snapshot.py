@@ -180,7 +180,8 @@ class Snapshot:
         self._static: dict[Hashable, object] = {}
         self._counts: dict[Hashable, _Count] = {}
         self._extended: dict[str, tuple[IntArray, IntArray]] = {}
-        self._pods: dict[str, tuple[pod_model.PodInfo, int]] = {}
+        # pod → its node (the NodeInfo, whose ``index`` follows row moves when a node is removed)
+        self._pods: dict[str, tuple[pod_model.PodInfo, NodeInfo]] = {}
         self._by_namespace: dict[str, dict[str, pod_model.PodInfo]] = {}
         self._terms: dict[tuple[str, pod_model.AffinityTerm], IntArray] = {}
         self.version = 0
@@ -220,10 +221,10 @@ class Snapshot:
                 continue
             key = pod_key(pod)
             if key in self._pods:
-                raise Conflict(f"pod {pod.key} is already bound to {self.nodes[self._pods[key][1]].name}")
-            self._pods[key] = (pod, i)
-            self._by_namespace.setdefault(pod.namespace, {})[key] = pod
+                raise Conflict(f"pod {pod.key} is already bound to {self._pods[key][1].name}")
             node = self.nodes[i]
+            self._pods[key] = (pod, node)
+            self._by_namespace.setdefault(pod.namespace, {})[key] = pod
             node.pods[key] = pod
             node._change(pod, 1)
             cpu[i] += pod.requests[res.CPU]
@@ -271,18 +272,18 @@ class Snapshot:
 
     def pods(self) -> Iterator[tuple[pod_model.PodInfo, str]]:
         """Every bound pod with the name of its node."""
-        for pod, i in self._pods.values():
-            yield pod, self.nodes[i].name
+        for pod, node in self._pods.values():
+            yield pod, node.name
 
     def pod_entry(self, key: str) -> tuple[pod_model.PodInfo, str] | None:
         """The stored ``PodInfo`` under ``key`` (see ``pod_key``) and its node's name, or None."""
         entry = self._pods.get(key)
-        return None if entry is None else (entry[0], self.nodes[entry[1]].name)
+        return None if entry is None else (entry[0], entry[1].name)
 
     def node_of(self, pod: pod_model.PodInfo) -> str | None:
         """Name of the node ``pod`` is bound to in this snapshot, or None."""
         entry = self._pods.get(pod_key(pod))
-        return None if entry is None else self.nodes[entry[1]].name
+        return None if entry is None else entry[1].name
 
     # -- incremental updates -----------------------------------------------------------------------
     def assume(self, pod: pod_model.PodInfo, node_name: str) -> None:
@@ -295,8 +296,8 @@ class Snapshot:
         i = self.index(node_name)
         key = pod_key(pod)
         if key in self._pods:
-            raise Conflict(f"pod {pod.key} is already bound to {self.nodes[self._pods[key][1]].name}")
-        self._pods[key] = (pod, i)
+            raise Conflict(f"pod {pod.key} is already bound to {self._pods[key][1].name}")
+        self._pods[key] = (pod, self.nodes[i])
         self._by_namespace.setdefault(pod.namespace, {})[key] = pod
         self.nodes[i].pods[key] = pod
         self._apply(pod, i, 1)
@@ -311,10 +312,10 @@ class Snapshot:
         entry = self._pods.pop(key, None)
         if entry is None:
             raise NotFound(f"pod {pod.key} is not in the snapshot")
-        stored, i = entry
+        stored, node = entry
         del self._by_namespace[stored.namespace][key]
-        del self.nodes[i].pods[key]
-        self._apply(stored, i, -1)
+        del node.pods[key]
+        self._apply(stored, node.index, -1)
 
     def _apply(self, pod: pod_model.PodInfo, i: int, sign: int) -> None:
         self.nodes[i]._change(pod, sign)
@@ -422,7 +423,6 @@ class Snapshot:
         for n in self.nodes[i:]:
             n.index -= 1
             self._index[n.name] = n.index
-        self._pods = {k: (p, j - 1 if j > i else j) for k, (p, j) in self._pods.items()}
         self._nodes_changed()
 
     def _nodes_changed(self) -> None:
@@ -539,13 +539,13 @@ class Snapshot:
         if entry is None:
             counts = np.zeros(len(self.nodes), dtype=np.int64)
             if namespaces is None:
-                candidates: Iterable[tuple[pod_model.PodInfo, int]] = self._pods.values()
+                candidates: Iterable[tuple[pod_model.PodInfo, NodeInfo]] = self._pods.values()
             else:
                 candidates = ((p, self._pods[k][1]) for ns in namespaces
                               for k, p in self._by_namespace.get(ns, {}).items())
-            for pod, i in candidates:
+            for pod, node in candidates:
                 if predicate(pod):
-                    counts[i] += 1
+                    counts[node.index] += 1
             entry = _Count(predicate, namespaces, counts)
             if len(self._counts) >= MAX_COUNT_KEYS:
                 del self._counts[next(iter(self._counts))]
@@ -576,7 +576,8 @@ class Snapshot:
             assert self.free_pods[i] == self.alloc_pods[i] - len(n.pods), n.name
             assert self.nonzero_cpu[i] == sum(p.nonzero_cpu_m for p in n.pods.values()), n.name
         terms: dict[tuple[str, pod_model.AffinityTerm], list[int]] = {}
-        for pod, i in self._pods.values():
+        for pod, node in self._pods.values():
+            i = node.index
             for kind, ts in ((REQUIRED_AFFINITY, pod.affinity), (REQUIRED_ANTI, pod.anti_affinity),
                              (PREFERRED_AFFINITY, pod.preferred_affinity),
                              (PREFERRED_ANTI, pod.preferred_anti_affinity)):
@@ -586,7 +587,7 @@ class Snapshot:
             assert counts.tolist() == terms.get(key, [0] * len(self.nodes)), key
         for entry in self._counts.values():
             expected = np.zeros(len(self.nodes), dtype=np.int64)
-            for pod, i in self._pods.values():
+            for pod, node in self._pods.values():
                 if (entry.namespaces is None or pod.namespace in entry.namespaces) and entry.predicate(pod):
-                    expected[i] += 1
+                    expected[node.index] += 1
             assert np.array_equal(expected, entry.counts)
