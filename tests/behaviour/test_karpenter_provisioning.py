@@ -145,3 +145,41 @@ def test_an_unschedulable_pod_recheck_never_requeues_the_provisioner_at_the_same
     state.update(start=None, last=None, seen={uid: seen})
     result = provisioner.reconcile(w.deps, provisioner.KEY, now)
     assert result.requeue_after is not None and result.requeue_after > 0
+
+
+def _spread(*keys: str) -> list[dict[str, object]]:
+    return [{"maxSkew": 1, "topologyKey": k, "whenUnsatisfiable": "DoNotSchedule",
+             "labelSelector": {"matchLabels": {"app": "web"}}} for k in keys]
+
+
+def test_hostname_spread_pods_covered_by_in_flight_nodeclaims_launch_nothing_more() -> None:
+    # the pods stay pending (and re-batch every 10 s) until their NodeClaims register; each later batch must
+    # find them a place on the in-flight NodeClaims, one per NodeClaim, instead of launching again
+    w = world(nodepool(), nodeclass(),
+              deployment("web", 6, cpu="100m", memory="128Mi", topologySpreadConstraints=_spread(rq.HOSTNAME)))
+    w.driver.run_until(180)
+    created = logs(w, "created nodeclaim")
+    assert len(created) == 6 and {seconds(w, c) for c in created} == {1.0}
+    assert len(logs(w, "found provisionable pod(s)")) > 1  # later batches did run over the pending pods
+    claims = {c["metadata"]["name"] for c in w.store.list("NodeClaim")}
+    nominated = {e["message"].split("nodeclaim/")[1].split(",")[0] for e in events(w, "Nominated")}
+    assert nominated and nominated <= claims
+    pods = w.store.list("Pod", "default")
+    on = [p["spec"].get("nodeName") for p in pods]
+    assert all(on) and len(set(on)) == 6  # every pod bound, one per node
+
+
+def test_zone_spread_pods_covered_by_in_flight_nodeclaims_launch_nothing_more() -> None:
+    zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    reqs = [{"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+            {"key": rq.ZONE, "operator": "In", "values": zones}]
+    w = world(nodepool(requirements=reqs), nodeclass(),
+              deployment("web", 6, cpu="100m", memory="128Mi", topologySpreadConstraints=_spread(rq.ZONE)))
+    w.driver.run_until(180)
+    assert len(logs(w, "created nodeclaim")) == 3
+    zone_of = {n["metadata"]["name"]: n["metadata"]["labels"][rq.ZONE] for n in w.store.list("Node")}
+    per_zone: dict[str, int] = {}
+    for p in w.store.list("Pod", "default"):
+        zone = zone_of[p["spec"]["nodeName"]]
+        per_zone[zone] = per_zone.get(zone, 0) + 1
+    assert per_zone == dict.fromkeys(zones, 2)

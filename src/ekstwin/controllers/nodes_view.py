@@ -80,7 +80,8 @@ class ClusterView:
 
     def domains(self, table: TypeTable, tpls: list[scheduler.NodeClaimTemplate]) -> dict[str, set[str]]:
         """Topology domains for a simulation: what the NodePools can reach plus existing nodes' zones and
-        hostnames."""
+        hostnames (an in-flight NodeClaim's hostname, its own name, is registered by the scheduler with the
+        rest of its existing nodes)."""
         out = scheduler.template_domains(table, tpls)
         zones = {(n["metadata"].get("labels") or {}).get(rq.ZONE) for n in self.nodes}
         out[rq.ZONE] = out.get(rq.ZONE, set()) | {z for z in zones if z}

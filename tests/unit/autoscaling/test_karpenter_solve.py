@@ -196,6 +196,22 @@ def test_pods_already_running_count_for_a_new_pods_zone_spread() -> None:
     assert claim.requirements[rq.ZONE].values == {"us-east-1b"}
 
 
+def test_an_in_flight_nodeclaim_is_a_hostname_domain_for_spread_pods() -> None:
+    # the caller's domains hold node names only; an in-flight NodeClaim (no Node yet) is known to the
+    # simulation by its own name as hostname, which must still count as an empty domain
+    spread = [{"maxSkew": 1, "topologyKey": rq.HOSTNAME, "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    tpl = template(requirements=ON_DEMAND_CMR)
+    in_flight = [ExistingNode(f"default-{i}", rq.Requirements.from_labels({rq.HOSTNAME: f"default-{i}"}), (),
+                              Resources.parse({"cpu": "2", "memory": "4Gi", "pods": 10}), Resources(),
+                              initialized=False) for i in range(3)]
+    pods = [pod("100m", "100Mi", labels={"app": "web"}, topologySpreadConstraints=spread) for _ in range(4)]
+    result = solve(pods, table(), [tpl], in_flight, domains=template_domains(table(), [tpl]))
+    assert not result.errors
+    assert sorted(len(v) for v in result.existing.values()) == [1, 1, 1]  # one per in-flight NodeClaim
+    assert [len(c.pods) for c in result.new_claims] == [1]  # only the fourth pod needs a new NodeClaim
+
+
 def test_offerings_in_the_unavailable_cache_are_not_launchable_in_the_simulation() -> None:
     t = table()
     tpl_reqs = rq.Requirements.from_node_selector_terms(

@@ -179,6 +179,14 @@ class Scheduler:
             node.requests = node.daemon_remaining
             self.slot_owner.append(node)
             self._refresh_existing(node)
+            # Every existing node is a hostname domain, as Karpenter registers each ExistingNode's hostname with
+            # the topology. An in-flight NodeClaim has no Node and so no node name among the caller's domains:
+            # without this its placeholder hostname (the NodeClaim's name) is no domain at all, a hostname-spread
+            # pod can never be placed on it, and every batch launches new NodeClaims for pods already covered.
+            host = node.requirements.get(rq.HOSTNAME)
+            if host is not None and not host.complement:
+                for value in host.values:
+                    self.topology.register_domain(rq.HOSTNAME, value)
 
     # -- vectors -------------------------------------------------------------------------------------
     def _vec(self, r: Resources) -> IntArray | None:
