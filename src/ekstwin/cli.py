@@ -34,6 +34,7 @@ from rich.text import Text
 
 from ekstwin.errors import EkstwinError, InvalidInput
 from ekstwin.model import requirements as rq
+from ekstwin.model.manifests import safe_load_all
 from ekstwin.reports import json_report
 from ekstwin.reports.text import kubectl_table
 from ekstwin.units.durations import format_duration, parse_duration
@@ -222,7 +223,7 @@ def is_scenario_file(path: str) -> bool:
     """True when any YAML document in the file is ``kind: Scenario``."""
     try:
         with open(path, encoding="utf-8") as f:
-            docs = list(yaml.safe_load_all(f))
+            docs = safe_load_all(f)
     except (yaml.YAMLError, UnicodeDecodeError):
         return False  # the manifest loader reports the syntax error with its location
     return any(isinstance(d, dict) and d.get("kind") == "Scenario" for d in docs)
@@ -623,14 +624,13 @@ def import_command(
     region = imported.scenario["spec"]["cluster"]["region"]
     known = frozenset(t.name for t in load_catalog(region).types)
     imported = importer.import_snapshot(objects, name=name, anonymize=anonymize, known_types=known)
-    with open(output, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(imported.scenario, fh, sort_keys=False)
+    objects_path = importer.write(imported, output)
     for w in imported.warnings:
         typer.echo(f"warning: {w}", err=True)
     manifests_ = imported.scenario["spec"]["manifests"]
     counts = {k: sum(1 for o in manifests_ if o["kind"] == k) for k in ("Node", "NodeClaim", "Pod")}
-    typer.echo(f"wrote {output}: {counts['Node']} nodes, {counts['NodeClaim']} nodeclaims, {counts['Pod']} pods "
-               f"in {region}")
+    typer.echo(f"wrote {output} and {objects_path}: {counts['Node']} nodes, {counts['NodeClaim']} nodeclaims, "
+               f"{counts['Pod']} pods in {region}")
 
 
 @app.command("whatif")
@@ -644,6 +644,8 @@ def whatif_command(
     for_: Annotated[str, typer.Option("--for", help="Simulated time of each run (Go duration).")] = "24h",
     seed: Annotated[int | None, typer.Option(help="Seed of both runs. Default: the scenario's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print both runs' outcomes as JSON.")] = False,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="Processes: 2 runs both sides at once, 1 one after the other. Default: 2 on 2+ cores.")] = None,
 ) -> None:
     """Run a scenario as is and with other NodePools and/or feature gates; print both side by side."""
     require_file(scenario)
@@ -652,7 +654,7 @@ def whatif_command(
     horizon = _until(for_) or 0.0  # _until rejects durations <= 0
     from ekstwin.scenario import whatif
     base, changed = whatif.whatif(scenario, horizon, candidate=nodepool,
-                                  feature_gates=_feature_gates(feature_gate or []), seed=seed)
+                                  feature_gates=_feature_gates(feature_gate or []), seed=seed, jobs=jobs)
     if as_json:
         typer.echo(json_report.encode({"for": format_duration(horizon), "runs": [vars(base), vars(changed)]}))
         return

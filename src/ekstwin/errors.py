@@ -14,6 +14,8 @@ hits insufficient capacity) are values. The CLI prints any ``EkstwinError`` as o
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EkstwinError(Exception):
     """Root of every error ekstwin raises on purpose."""
@@ -29,6 +31,10 @@ class InvalidInput(EkstwinError):
         self.field = field
         self.reason = message
         super().__init__(self._render())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # errors cross process boundaries (parallel what-if runs); the default pickles only the rendered message
+        return (_rebuild_invalid, (type(self), self.reason, self.file, self.obj, self.field))
 
     def _render(self) -> str:
         where = [p for p in (self.file, self.obj, self.field) if p]
@@ -66,4 +72,15 @@ class CloudError(EkstwinError):
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
+        self.message = message
         super().__init__(f"{code}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message))
+
+
+def _rebuild_invalid(cls: type[InvalidInput], reason: str, file: str | None, obj: str | None,
+                     field: str | None) -> InvalidInput:
+    err = cls.__new__(cls)
+    InvalidInput.__init__(err, reason, file=file, obj=obj, field=field)
+    return err

@@ -202,3 +202,32 @@ def test_the_import_whatif_benchmark_round_trip_holds_at_small_scale() -> None:
     assert m["price_per_hour_after_import"] == m["price_per_hour_before"] == m["as_is_price_per_hour"]
     assert m["as_is_pods_disrupted"] == 0  # nothing changes, nothing moves
     assert m["candidate_m5a_price_per_hour"] < m["as_is_price_per_hour"]  # m5a lists below m5
+
+
+def test_whatif_runs_both_sides_in_parallel_with_the_same_outcomes_as_one_after_the_other(tmp_path: Path) -> None:
+    from ekstwin.scenario import whatif
+
+    scenario = write_scenario(tmp_path / "base.yaml")
+    (tmp_path / "candidate.yaml").write_text(yaml.safe_dump(pool("m5a")))
+    kwargs = {"candidate": str(tmp_path / "candidate.yaml")}
+    parallel = whatif.whatif(str(scenario), 1200.0, jobs=2, **kwargs)
+    serial = whatif.whatif(str(scenario), 1200.0, jobs=1, **kwargs)
+    assert [vars(o) for o in parallel] == [vars(o) for o in serial]
+    assert parallel[1].by_instance_type == {"m5a.2xlarge": parallel[1].nodes}
+
+
+def test_an_error_inside_a_worker_process_surfaces_as_the_same_error(tmp_path: Path) -> None:
+    from ekstwin.errors import InvalidScenario
+    from ekstwin.scenario import whatif
+
+    scenario = write_scenario(tmp_path / "base.yaml")
+    doc = yaml.safe_load(scenario.read_text())
+    doc["spec"]["timeline"] = [{"at": "1m", "scale": {"kind": "Deployment", "name": "nope", "replicas": 1}}]
+    scenario.write_text(yaml.safe_dump(doc))
+    (tmp_path / "candidate.yaml").write_text(yaml.safe_dump(pool("m5a")))
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(InvalidScenario) as caught:
+            whatif.whatif(str(scenario), 600.0, jobs=jobs, candidate=str(tmp_path / "candidate.yaml"))
+        errors.append((caught.value.file, caught.value.reason))
+    assert errors[0] == errors[1] and "does not exist at 60s" in errors[0][1]

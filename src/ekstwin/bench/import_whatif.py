@@ -63,7 +63,7 @@ def run(apps: int = APPS, replicas: int = REPLICAS) -> dict[str, Any]:
         build_s = time.perf_counter() - start
         (work / "snap.json").write_text(json_report.dumps(before))
         imported = importer.import_snapshot(importer.read_snapshot(str(work / "snap.json")), name="imported")
-        (work / "imported.yaml").write_text(yaml.safe_dump(imported.scenario))
+        importer.write(imported, str(work / "imported.yaml"))
         after = run_scenario(str(work / "imported.yaml"), until=60)
         (work / "candidate.yaml").write_text(yaml.safe_dump(_pool("m5a")))
         start = time.perf_counter()

@@ -43,6 +43,23 @@ v1 moved the kubelet block to the EC2NodeClass. Karpenter v1.0 kept the same JSO
 that NodePool; the twin keeps it under its own key so the capacity code can choose to honour it."""
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def safe_load(stream: Any) -> Any:
+    """``yaml.safe_load`` with libyaml when PyYAML has it: an imported cluster is a ~10 MB scenario, which the
+    pure-Python parser takes tens of seconds to read."""
+    return yaml.load(stream, Loader=_Loader)
+
+
+def safe_load_all(stream: Any) -> list[Any]:
+    """Every document of ``stream`` (see ``safe_load``)."""
+    return list(yaml.load_all(stream, Loader=_Loader))
+
+
+def safe_dump(data: Any, stream: Any = None, **kwargs: Any) -> Any:
+    """``yaml.safe_dump`` with libyaml when available (same output; ``ekstwin import`` writes large files)."""
+    return yaml.dump(data, stream, Dumper=_Dumper, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Input: a Kubernetes ``List`` (``{"kind": "List", "items": [...]}``), the ``{"objects": {plural: [...]}}`` shape
 of ``ekstwin run --json``, or a directory of such JSON files. Output: a Scenario whose ``spec.manifests`` hold
-the objects inline, with region and zones taken from the nodes' labels.
+the objects, with region and zones taken from the nodes' labels (``write`` puts the NodePools and EC2NodeClasses
+inline and everything else in a JSON file beside it).
 
 What is kept, and why (uids are the store's, so a snapshot's ownership links cannot survive the import as
 they are; the twin's controllers re-establish them by *adoption*, as kube-controller-manager does: a
@@ -35,6 +36,7 @@ from typing import Any
 
 from ekstwin.errors import InvalidInput
 from ekstwin.model import requirements as rq
+from ekstwin.model.manifests import safe_dump
 
 REGION_LABEL = "topology.kubernetes.io/region"
 KINDS = {"nodes": "Node", "nodeclaims": "NodeClaim", "pods": "Pod", "nodepools": "NodePool",
@@ -59,6 +61,32 @@ class Imported:
     scenario: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     unknown_instance_types: list[str] = field(default_factory=list)
+
+
+INLINE_KINDS = ("NodePool", "EC2NodeClass")
+"""Kinds ``write`` keeps in the scenario file itself: the ones a user edits for a what-if."""
+
+
+def write(imported: Imported, output: str) -> str:
+    """Write the scenario to ``output`` and its cluster objects to ``<stem>.objects.json`` beside it.
+
+    The NodePools and EC2NodeClasses stay inline in the YAML, which stays short enough to read and edit; the
+    nodes, pods and workloads go to a JSON ``List`` that the scenario lists in ``spec.manifests`` by relative
+    path. A 200-node cluster is ~10 MB of objects: JSON loads in well under a second, while YAML takes seconds
+    even with libyaml. Returns the objects file's path.
+    """
+    stem, _ = os.path.splitext(os.path.basename(output))
+    objects_name = f"{stem}.objects.json"
+    objects_path = os.path.join(os.path.dirname(output), objects_name)
+    spec = imported.scenario["spec"]
+    inline = [o for o in spec["manifests"] if o.get("kind") in INLINE_KINDS]
+    rest = [o for o in spec["manifests"] if o.get("kind") not in INLINE_KINDS]
+    with open(objects_path, "w", encoding="utf-8") as fh:
+        json.dump({"apiVersion": "v1", "kind": "List", "items": rest}, fh, separators=(",", ":"))
+    doc = {**imported.scenario, "spec": {**spec, "manifests": [*inline, objects_name]}}
+    with open(output, "w", encoding="utf-8") as fh:
+        safe_dump(doc, fh, sort_keys=False)
+    return objects_path
 
 
 def read_snapshot(path: str) -> list[dict[str, Any]]:

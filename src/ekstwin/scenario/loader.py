@@ -89,7 +89,7 @@ def load_scenario(path: str) -> Scenario:
         raise InvalidScenario("no such file", file=path)
     with open(path, encoding="utf-8") as fh:
         try:
-            raw = yaml.safe_load(fh)
+            raw = manifests.safe_load(fh)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f"line {mark.line + 1}: " if mark is not None else ""
