@@ -67,22 +67,29 @@ class SnapshotCache:
     def snapshot(self, deps: Deps) -> Snapshot:
         """The scheduler's view of the store now (bound, non-terminal pods on their nodes)."""
         store = deps.store
-        nodes = store.list("Node")
+        if self.snap is not None and self.rv == store.resource_version:
+            return self.snap  # nothing was written since the last sync
         snap = self.snap
+        nodes: list[Obj] | None = None
         if snap is not None:
             try:
-                events = store.events_since(self.rv, "Pod")
+                events = store.events_since(self.rv)
             except Gone:
                 snap = None
             else:
-                if not self._sync(snap, nodes, deps, events):
+                pod_events = [e for e in events if e.kind == "Pod"]
+                if any(e.kind == "Node" for e in events):
+                    nodes = store.list("Node")
+                if not self._sync(snap, nodes, deps, pod_events):
                     snap = None
         if snap is None:
+            nodes = store.list("Node")
             snap = self._rebuild(deps, nodes)
         else:
             self.syncs += 1
         self.snap, self.rv = snap, store.resource_version
-        self.nodes = {n["metadata"]["name"]: _node_parts(n) for n in nodes}
+        if nodes is not None:
+            self.nodes = {n["metadata"]["name"]: _node_parts(n) for n in nodes}
         return snap
 
     def _rebuild(self, deps: Deps, nodes: list[Obj]) -> Snapshot:
@@ -111,8 +118,12 @@ class SnapshotCache:
                 if not on_node:
                     del self.by_node[str(old.node_name)]
 
-    def _sync(self, snap: Snapshot, nodes: list[Obj], deps: Deps, events: list[WatchEvent]) -> bool:
-        """Bring ``snap`` up to date; False when it cannot be (the caller rebuilds)."""
+    def _sync(self, snap: Snapshot, nodes: list[Obj] | None, deps: Deps, events: list[WatchEvent]) -> bool:
+        """Bring ``snap`` up to date (``nodes``: the Node list when a Node changed, else None); False when it
+        cannot be (the caller rebuilds)."""
+        if nodes is None:
+            self._apply_pods(snap, deps, events)
+            return True
         now = {n["metadata"]["name"]: n for n in nodes}
         for name in [n for n in self.nodes if n not in now]:
             snap.remove_node(name)
@@ -123,6 +134,15 @@ class SnapshotCache:
             parts = _node_parts(now[name])
             if not _same(parts, self.nodes[name]):
                 snap.update_node(name, parse_node(0, now[name]))
+        self._apply_pods(snap, deps, events)
+        for name, node in now.items():
+            if name not in self.nodes:
+                snap.add_node(parse_node(len(snap), node))
+                for info in self.by_node.get(name, {}).values():
+                    snap.assume(info, name)
+        return True
+
+    def _apply_pods(self, snap: Snapshot, deps: Deps, events: list[WatchEvent]) -> None:
         latest: dict[str, Obj | None] = {}
         for ev in events:  # only each pod's last state matters
             latest[_event_key(ev.obj)] = None if ev.type == "DELETED" else ev.obj
@@ -139,12 +159,6 @@ class SnapshotCache:
                 self._hold(key, wanted)
                 if snap.has_node(str(wanted.node_name)):
                     snap.assume(wanted, str(wanted.node_name))
-        for name, node in now.items():
-            if name not in self.nodes:
-                snap.add_node(parse_node(len(snap), node))
-                for info in self.by_node.get(name, {}).values():
-                    snap.assume(info, name)
-        return True
 
 
 def cache(deps: Deps) -> SnapshotCache:

@@ -289,8 +289,20 @@ def delete_pod(deps: Deps, pod: Obj) -> None:
 # -- DaemonSet ---------------------------------------------------------------------------------------
 def daemonset_watches() -> list[driver.Watch]:
     """DaemonSets wake themselves; node changes wake every DaemonSet (key "*"); pods wake their owner."""
-    return [driver.Watch("DaemonSet", driver.by_object), driver.Watch("Node", lambda ev: "*"),
+    return [driver.Watch("DaemonSet", driver.by_object), driver.Watch("Node", _node_change_key),
             driver.Watch("Pod", _owner_keys("DaemonSet"))]
+
+
+def _node_change_key(ev: WatchEvent) -> str | None:
+    """Every DaemonSet ("*") when a node comes, goes, or changes labels, taints or deletion; a status-only
+    update (conditions, addresses) changes no DaemonSet's placement."""
+    if ev.type != "MODIFIED" or ev.old is None:
+        return "*"
+    old, new = ev.old, ev.obj
+    if old.get("spec") is not new.get("spec") or old["metadata"].get("labels") is not new["metadata"].get("labels") \
+            or old["metadata"].get("deletionTimestamp") != new["metadata"].get("deletionTimestamp"):
+        return "*"
+    return None
 
 
 def _target_node(pod: Obj) -> str | None:
