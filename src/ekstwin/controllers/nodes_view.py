@@ -40,6 +40,9 @@ class ClusterView:
         field(default_factory=dict)
     snapshot: Snapshot | None = None
     """kube-scheduler's snapshot of the same moment: per-node requested totals without summing pods again."""
+    cache: snapshot_cache.SnapshotCache | None = None
+    existing_memo: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Node → (requirements, taints, allocatable, claim, overhead memo, pods version, computed parts)."""
 
     @staticmethod
     def build(deps: Deps) -> ClusterView:
@@ -60,7 +63,10 @@ class ClusterView:
         snap = cache.snapshot(deps)
         by_node = {node: list(pods.values()) for node, pods in cache.by_node.items()}
         ds_pods = [_daemon_pod(deps, d) for d in store.list("DaemonSet")]
-        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), by_node, snapshot=snap)
+        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), by_node, snapshot=snap, cache=cache)
+        view.existing_memo = deps.state.setdefault(_EXISTING_KEY, {})
+        if len(view.existing_memo) > 50_000:
+            view.existing_memo.clear()
         # the overhead memo lives as long as the DaemonSets' pods are the same (memoised) objects
         memo = deps.state.get(_OVERHEAD_KEY)
         if memo is None or len(memo[0]) != len(ds_pods) or len(memo[1]) > 50_000 \
@@ -130,16 +136,25 @@ class ClusterView:
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
         bound = self.pods_by_node.get(name, [])
-        snap = self.snapshot
-        used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
-            res.total(p.requests for p in bound)
-        startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
-        expected = self._overhead(reqs, taints)
-        present = res.total(p.requests for p in bound if p.is_daemonset)
+        # What follows depends only on these parts, and a pass sees most nodes unchanged since the last one.
+        version = self.cache.pods_version(name) if self.cache is not None else None
+        hit = self.existing_memo.get(name)
+        if hit is not None and version is not None and hit[0] is reqs and hit[1] == taints and \
+                hit[2] is allocatable and hit[3] is claim and hit[4] is self.overhead_memo and hit[5] == version:
+            available, remaining, startup = hit[6]
+        else:
+            snap = self.snapshot
+            used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
+                res.total(p.requests for p in bound)
+            startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
+            expected = self._overhead(reqs, taints)
+            present = res.total(p.requests for p in bound if p.is_daemonset)
+            available, remaining = allocatable - used, (expected - present).clamp_non_negative()
+            self.existing_memo[name] = (reqs, taints, allocatable, claim, self.overhead_memo, version,
+                                        (available, remaining, startup))
         return scheduler.ExistingNode(
-            name=name, requirements=reqs, taints=taints, available=allocatable - used,
-            daemon_remaining=(expected - present).clamp_non_negative(), initialized=initialized,
-            nodepool=nodepool, startup_taints=startup, bound=list(bound))
+            name=name, requirements=reqs, taints=taints, available=available, daemon_remaining=remaining,
+            initialized=initialized, nodepool=nodepool, startup_taints=startup, bound=list(bound))
 
 
 
@@ -148,8 +163,8 @@ class ClusterView:
 # The store shares unchanged subtrees between versions, so these caches key on the very objects a pass reads.
 _CAPACITY: IdentityMemo[Obj, res.Resources] = IdentityMemo()
 """NodeClaim ``status.capacity`` dict (set once at launch) → parsed, for the NodePools' usage against limits."""
-_DAEMON_POD_KEY, _NODE_PARTS_KEY, _OVERHEAD_KEY = "nodes_view.daemon_pods", "nodes_view.node_parts", \
-    "nodes_view.overhead"
+_DAEMON_POD_KEY, _NODE_PARTS_KEY, _OVERHEAD_KEY, _EXISTING_KEY = "nodes_view.daemon_pods", \
+    "nodes_view.node_parts", "nodes_view.overhead", "nodes_view.existing"
 
 
 def _daemon_pod(deps: Deps, ds: Obj) -> PodInfo:

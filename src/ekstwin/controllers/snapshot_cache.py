@@ -63,6 +63,8 @@ class SnapshotCache:
         self.by_node: dict[str, dict[str, PodInfo]] = {}
         self.rebuilds = 0
         self.syncs = 0
+        self.versions: dict[str, int] = {}
+        """Node name → a counter bumped whenever a pod joins or leaves it (with ``rebuilds``: a memo key)."""
 
     def snapshot(self, deps: Deps) -> Snapshot:
         """The scheduler's view of the store now (bound, non-terminal pods on their nodes)."""
@@ -94,7 +96,7 @@ class SnapshotCache:
 
     def _rebuild(self, deps: Deps, nodes: list[Obj]) -> Snapshot:
         start = self.snap.next_start_index if self.snap is not None else 0
-        self.pods, self.by_node = {}, {}
+        self.pods, self.by_node, self.versions = {}, {}, {}
         for p in deps.store.list("Pod"):
             info = _bound(deps, p)
             if info is not None:
@@ -105,13 +107,20 @@ class SnapshotCache:
         self.rebuilds += 1
         return snap
 
+    def pods_version(self, node: str) -> tuple[int, int]:
+        """Changes whenever the set of pods bound to ``node`` changes."""
+        return (self.rebuilds, self.versions.get(node, 0))
+
     def _hold(self, key: str, info: PodInfo) -> None:
         self.pods[key] = info
-        self.by_node.setdefault(str(info.node_name), {})[key] = info
+        node = str(info.node_name)
+        self.by_node.setdefault(node, {})[key] = info
+        self.versions[node] = self.versions.get(node, 0) + 1
 
     def _drop(self, key: str) -> None:
         old = self.pods.pop(key, None)
         if old is not None:
+            self.versions[str(old.node_name)] = self.versions.get(str(old.node_name), 0) + 1
             on_node = self.by_node.get(str(old.node_name))
             if on_node is not None:
                 on_node.pop(key, None)
