@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.catalog.catalog import Catalog
@@ -103,18 +104,34 @@ def pod_info(deps: Deps, pod: Obj) -> PodInfo:
     """``PodInfo.parse(pod)``, cached per pod while the parts it reads are unchanged.
 
     The store replaces dicts instead of mutating them and shares untouched subtrees between versions, so a
-    status-only update keeps the very same ``spec`` and ``labels`` objects: identity checks are enough.
+    status-only update keeps the very same ``spec``, ``labels``, ``annotations`` and ``ownerReferences``
+    objects: identity checks are enough. Binding (a spec that only gained ``nodeName``) is common enough —
+    once per pod — to get its own shortcut instead of a full parse.
     """
-    cache: dict[str, tuple[Any, Any, Any, Any, PodInfo]] = deps.state.setdefault("podinfo", {})
+    cache: dict[str, tuple[Any, ...]] = deps.state.setdefault("podinfo", {})
     meta = pod["metadata"]
     uid = meta.get("uid", "")
     spec, labels = pod.get("spec"), meta.get("labels")
+    annotations, owners = meta.get("annotations"), meta.get("ownerReferences")
     deleting, phase = meta.get("deletionTimestamp"), (pod.get("status") or {}).get("phase")
     hit = cache.get(uid)
-    if hit is not None and hit[0] is spec and hit[1] is labels and hit[2] == deleting and hit[3] == phase:
-        return hit[4]
+    if hit is not None and hit[1] is labels and hit[2] is annotations and hit[3] is owners \
+            and hit[4] == deleting and hit[5] == phase:
+        if hit[0] is spec:
+            return cast(PodInfo, hit[6])
+        if isinstance(spec, dict) and _only_bound(hit[0], spec):
+            info = cast(PodInfo, dataclasses.replace(hit[6], node_name=spec["nodeName"]))
+            cache[uid] = (spec, labels, annotations, owners, deleting, phase, info)
+            return info
     if len(cache) > 200_000:  # bound memory on very long runs; entries are cheap to rebuild
         cache.clear()
     info = PodInfo.parse(pod)
-    cache[uid] = (spec, labels, deleting, phase, info)
+    cache[uid] = (spec, labels, annotations, owners, deleting, phase, info)
     return info
+
+
+def _only_bound(old: Any, new: Any) -> bool:
+    """``new`` is ``old`` plus a ``nodeName`` (every other field the very same object)."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or old.get("nodeName") or not new.get("nodeName"):
+        return False
+    return len(new) == len(old) + 1 and all(k in old and old[k] is v for k, v in new.items() if k != "nodeName")
