@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from ekstwin.controllers.base import Deps, pod_info
+from ekstwin.controllers import snapshot_cache
+from ekstwin.controllers.base import Deps
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import is_control_plane
 from ekstwin.sim import driver
@@ -59,15 +60,16 @@ def _sample(deps: Deps) -> None:
     rec.sample("karpenter_cluster_state_node_count", len(nodes))
     alloc = res.total(res.Resources.parse((n.get("status") or {}).get("allocatable")) for n in nodes)
     phases: Counter[str] = Counter()
-    bound = []
+    control_plane = set()
     for p in store.list("Pod"):
         if is_control_plane(p):  # the Karpenter controller's own pod stands outside the data plane
+            control_plane.add(p["metadata"].get("uid"))
             continue
-        info = pod_info(deps, p)
-        phases[info.phase] += 1
-        if info.node_name and info.phase not in ("Succeeded", "Failed"):
-            bound.append(info.requests)
-    requested = res.total(bound)
+        phases[(p.get("status") or {}).get("phase") or "Pending"] += 1  # as PodInfo reads it
+    # the bound, non-terminal pods' requests: the scheduler cache holds exactly those pods, already parsed
+    cache = snapshot_cache.cache(deps)
+    cache.snapshot(deps)
+    requested = res.total(info.requests for key, info in cache.pods.items() if key not in control_plane)
     for phase in ("Pending", "Running"):
         rec.sample("karpenter_pods_state", phases.get(phase, 0), phase=phase)
     for r in (res.CPU, res.MEMORY):

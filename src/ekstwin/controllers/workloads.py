@@ -290,7 +290,20 @@ def delete_pod(deps: Deps, pod: Obj) -> None:
 def daemonset_watches() -> list[driver.Watch]:
     """DaemonSets wake themselves; node changes wake every DaemonSet (key "*"); pods wake their owner."""
     return [driver.Watch("DaemonSet", driver.by_object), driver.Watch("Node", _node_change_key),
-            driver.Watch("Pod", _owner_keys("DaemonSet"))]
+            driver.Watch("Pod", _daemon_pod_keys)]
+
+
+def _daemon_pod_keys(ev: WatchEvent) -> list[str]:
+    """A daemon pod's owner wakes when the pod comes, goes, starts deleting or flips readiness (its status
+    counts); binding and other updates change nothing a sync decides or reports."""
+    owners = owner_keys(ev, "DaemonSet")
+    if not owners or ev.type != "MODIFIED" or ev.old is None:
+        return owners
+    old, new = ev.old, ev.obj
+    if bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp")) \
+            or is_true(old, "Ready") != is_true(new, "Ready"):
+        return owners
+    return []
 
 
 def _node_change_key(ev: WatchEvent) -> str | None:
