@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
-from ekstwin.controllers import capacity_reservations, nodeclaim, nodeclaim_disruption, nodes_view
-from ekstwin.controllers.base import Deps, Obj, condition, pod_info
+from ekstwin.controllers import capacity_reservations, nodeclaim, nodeclaim_disruption, nodes_view, snapshot_cache
+from ekstwin.controllers.base import Deps, Obj, condition
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
 from ekstwin.model.taints import DISRUPTED
@@ -49,15 +49,22 @@ def is_going(node: Obj) -> bool:
 
 def reschedulable_on_going_nodes(deps: Deps) -> list[Obj]:
     """Active pods of going nodes that a controller will recreate or evict (not daemon or static pods)."""
+    found = (deps.store.try_get("Pod", info.name, info.namespace) for info in _going_pods(deps))
+    return [p for p in found if p is not None]
+
+
+def _going_pods(deps: Deps) -> list[PodInfo]:
+    """``reschedulable_on_going_nodes`` as parsed pods, read from the scheduler cache's pods by node (the
+    provisioner asks on every wake-up; only a closing batch needs the Pod objects)."""
+    cache = snapshot_cache.cache(deps)
+    cache.snapshot(deps)
     out = []
     for node in deps.store.list("Node"):
         if not is_going(node):
             continue
-        for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, node["metadata"]["name"]):
-            info = pod_info(deps, p)
-            if not (info.is_daemonset or info.owner_kind == "Node" or info.deleting
-                    or info.phase in ("Succeeded", "Failed")):
-                out.append(p)
+        for info in cache.by_node.get(node["metadata"]["name"], {}).values():
+            if not (info.is_daemonset or info.owner_kind == "Node" or info.deleting):
+                out.append(info)  # the cache holds only bound, non-terminal pods
     return out
 
 
@@ -91,14 +98,14 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
     """Advance the batch window; when it closes, solve and create NodeClaims."""
     w = _window(deps)
     # pending pods, plus the pods of nodes being deleted, so replacements launch while those nodes drain
-    pods = [p for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, "") if is_provisionable(p)]
-    pods += reschedulable_on_going_nodes(deps)
+    pending = [p for p in deps.store.by_index("Pod", indexes.POD_NODE_NAME, "") if is_provisionable(p)]
+    going = _going_pods(deps)
+    uids = [p["metadata"]["uid"] for p in pending] + [i.uid for i in going]
     seen: dict[str, float] = w["seen"]
-    live = {p["metadata"]["uid"] for p in pods}
+    live = set(uids)
     for uid in [u for u in seen if u not in live]:
         del seen[uid]
-    for p in pods:
-        uid = p["metadata"]["uid"]
+    for uid in uids:
         # written as seen + RECHECK_S <= now (not now - seen >= RECHECK_S) so the requeue below, computed the
         # same way, is always > 0: the two forms can round differently and a 0 requeue loops at one instant
         if uid not in seen or seen[uid] + RECHECK_S <= now:
@@ -115,9 +122,10 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
            if not c["metadata"].get("deletionTimestamp")):
         return Result(requeue_after=1.0)  # waiting on cluster sync
     w["start"] = w["last"] = None
-    if pods:
-        provision(deps, pods, now)
-    return Result(requeue_after=RECHECK_S) if pods else Result()
+    if uids:
+        found = (deps.store.try_get("Pod", info.name, info.namespace) for info in going)
+        provision(deps, pending + [p for p in found if p is not None], now)
+    return Result(requeue_after=RECHECK_S) if uids else Result()
 
 
 def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:

@@ -289,8 +289,16 @@ def delete_pod(deps: Deps, pod: Obj) -> None:
 # -- DaemonSet ---------------------------------------------------------------------------------------
 def daemonset_watches() -> list[driver.Watch]:
     """DaemonSets wake themselves; node changes wake every DaemonSet (key "*"); pods wake their owner."""
-    return [driver.Watch("DaemonSet", driver.by_object), driver.Watch("Node", _node_change_key),
+    return [driver.Watch("DaemonSet", _daemonset_key), driver.Watch("Node", _node_change_key),
             driver.Watch("Pod", _daemon_pod_keys)]
+
+
+def _daemonset_key(ev: WatchEvent) -> str | None:
+    """A DaemonSet wakes itself unless only its status changed (which its own sync just wrote)."""
+    if ev.type == "MODIFIED" and ev.old is not None and ev.old.get("spec") is ev.obj.get("spec") \
+            and ev.old["metadata"].get("deletionTimestamp") == ev.obj["metadata"].get("deletionTimestamp"):
+        return None
+    return driver.by_object(ev)
 
 
 def _daemon_pod_keys(ev: WatchEvent) -> list[str]:
