@@ -273,7 +273,17 @@ def create_pod(deps: Deps, owner: Obj, template: Obj, extra_spec: dict[str, Any]
                         "ownerReferences": [owner_ref(owner)]},
            "spec": {**(template.get("spec") or {}), **(extra_spec or {})},
            "status": {"phase": "Pending"}}
-    pod = defaults.apply_defaults(pod, priority_classes=deps.state.get("priority_classes"))
+    classes = deps.state.get("priority_classes")
+    # Defaulting deep-copies the whole pod. Every pod of a ReplicaSet comes from its one stored template, and
+    # stored objects are never mutated, so its pods share the defaulted spec (and start from the same status).
+    shared = extra_spec is None and template is (owner.get("spec") or {}).get("template")
+    memo: dict[str, tuple[Obj, Any, Obj, Obj]] = deps.state.setdefault("workloads.pod-specs", {})
+    hit = memo.get(owner["metadata"]["uid"]) if shared else None
+    if hit is not None and hit[0] is template and hit[1] is classes:
+        return deps.store.create({**pod, "spec": hit[2], "status": dict(hit[3])})
+    pod = defaults.apply_defaults(pod, priority_classes=classes)
+    if shared:
+        memo[owner["metadata"]["uid"]] = (template, classes, pod["spec"], dict(pod["status"]))
     return deps.store.create(pod)
 
 
