@@ -104,9 +104,9 @@ class State:
     seq: int = 0
     published: dict[tuple[str, str, str], float] = field(default_factory=dict)
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
-    candidates: dict[str, tuple[Obj, Obj, tuple[Obj, ...], Candidate, float, float, float | None]] = \
+    candidates: dict[str, tuple[Obj, Obj, tuple[int, int] | None, Candidate, float, float, float | None]] = \
         field(default_factory=dict)
-    """Node → (NodeClaim, Node, Pods, candidate, Σ pod cost, created, expireAfter) of its last pass."""
+    """Node → (NodeClaim, Node, pods version, candidate, Σ pod cost, created, expireAfter) of its last pass."""
     last_pass: PassNotes = field(default_factory=PassNotes)
     """The latest computed pass's notes; ``verdicts`` only keeps changes, which cannot tell one pass's story."""
 
@@ -232,15 +232,14 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
         if why:
             _blocked(deps, st, now, node, claim, why, publish)
             continue
-        raw = deps.store.by_index("Pod", "spec.nodeName", node_name or "")
-        candidate = _candidate(deps, st, claim, node, raw, now)
-        blocker = _pod_blocker(list(candidate.pods), raw, pdbs)
+        candidate = _candidate(deps, st, claim, node, view, now)
+        blocker = _pod_blocker(deps, list(candidate.pods), pdbs)
         if blocker:
             pod_blocked[node_name or ""] = blocker
         candidates.append(candidate)
     pending = [pod_info(deps, p) for p in deps.store.by_index("Pod", "spec.nodeName", "")
                if provisioner.is_provisionable(p)]
-    pending += [p for n in going for p in _reschedulable(view.pods_by_node.get(n, []))]
+    pending += [p for n in sorted(going) for p in _reschedulable(view.pods_on(n))]
     existing = [n for n in view.existing_nodes(deps, tpls) if n.name not in going]
     domains = {k: frozenset(v) for k, v in view.domains(table, tpls).items()}
     state = ClusterState(table, tuple(tpls), tuple(existing), tuple(pending), domains,
@@ -263,34 +262,33 @@ def _node_blocker(claim: Obj, node: Obj, pools: dict[str, Obj], nominated: bool)
     return None
 
 
-def _pod_blocker(pods: list[PodInfo], raw: list[Obj], pdbs: dict[str, list[Obj]]) -> str | None:
-    """Why the node's pods block its disruption: a do-not-disrupt pod, else a PDB refusing an eviction now.
-    ``raw`` holds the Pod objects ``pods`` were parsed from; ``pdbs`` the PDBs by namespace."""
+def _pod_blocker(deps: Deps, pods: list[PodInfo], pdbs: dict[str, list[Obj]]) -> str | None:
+    """Why the node's pods block its disruption: a do-not-disrupt pod, else a PDB refusing an eviction now
+    (``pdbs``: the PDBs by namespace)."""
     for p in pods:
         if p.do_not_disrupt:
             return f'Pod "{p.key}" has "karpenter.sh/do-not-disrupt" annotation'
-    if not any(p.namespace in pdbs for p in pods):
-        return None
-    by_uid = {r["metadata"].get("uid"): r for r in raw}
     for p in pods:
-        covering, pod = pdbs.get(p.namespace), by_uid.get(p.uid)
+        covering = pdbs.get(p.namespace)
+        pod = deps.store.try_get("Pod", p.name, p.namespace) if covering else None
         pdb = blocking_pdb(covering, pod) if covering and pod is not None else None
         if pdb:
             return f'Pdb "{pdb}" prevents pod evictions'
     return None
 
 
-def _candidate(deps: Deps, st: State, claim: Obj, node: Obj, raw: list[Obj], now: float) -> Candidate:
+def _candidate(deps: Deps, st: State, claim: Obj, node: Obj, view: nodes_view.ClusterView, now: float) -> Candidate:
     """The node as a candidate. Passes run every few seconds and most nodes are unchanged since the last one,
-    so the candidate is kept while its NodeClaim, Node and Pod objects are the very same (the store replaces
-    an object on every write); only the disruption cost, which ages, is recomputed."""
+    so the candidate is kept while its NodeClaim and Node are the very same objects (the store replaces an
+    object on every write) and its pods are the same (the scheduler cache's per-node version); only the
+    disruption cost, which ages, is recomputed."""
     name = node["metadata"]["name"]
+    version = view.cache.pods_version(name) if view.cache is not None else None
     hit = st.candidates.get(name)
-    if hit is not None and hit[0] is claim and hit[1] is node and len(hit[2]) == len(raw) and \
-            all(a is b for a, b in zip(hit[2], raw, strict=True)):
+    if hit is not None and version is not None and hit[0] is claim and hit[1] is node and hit[2] == version:
         base, pods_cost, created, expire_s = hit[3:]
     else:
-        pods = _reschedulable([pod_info(deps, p) for p in raw])
+        pods = _reschedulable(view.pods_on(name))
         labels = node["metadata"].get("labels") or {}
         itype, ct, zone = labels.get(rq.INSTANCE_TYPE, ""), labels.get(rq.CAPACITY_TYPE, ""), labels.get(rq.ZONE, "")
         created = deps.store.parse_time(claim["metadata"]["creationTimestamp"])
@@ -307,7 +305,7 @@ def _candidate(deps: Deps, st: State, claim: Obj, node: Obj, raw: list[Obj], now
                          capacity=Resources.parse((claim.get("status") or {}).get("capacity")))
         if len(st.candidates) > 50_000:
             st.candidates.clear()
-        st.candidates[name] = (claim, node, tuple(raw), base, pods_cost, created, expire_s)
+        st.candidates[name] = (claim, node, version, base, pods_cost, created, expire_s)
     return dataclasses.replace(base, disruption_cost=cost.disruption_cost(pods_cost, now - created, expire_s))
 
 

@@ -9,6 +9,7 @@ taints out of the way, as Karpenter ignores those.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,8 @@ class ClusterView:
     claims: list[Obj]
     daemonset_pods: list[PodInfo]
     pool_usage: dict[str, res.Resources]
-    pods_by_node: dict[str, list[PodInfo]]
+    pods_by_node: Mapping[str, Mapping[str, PodInfo]]
+    """Node name → bound, non-terminal pods by key (the scheduler cache's own index: read only)."""
     claim_of_node: dict[str, str] = field(default_factory=dict)
     node_names: set[str] = field(default_factory=set)
     overhead_memo: dict[int, tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]] = \
@@ -51,19 +53,19 @@ class ClusterView:
         nodepools = [p for p in store.list("NodePool") if not p["metadata"].get("deletionTimestamp")]
         claims = store.list("NodeClaim")
         nodes = store.list("Node")
-        usage: dict[str, res.Resources] = defaultdict(lambda: res.EMPTY)
+        capacities: dict[str, list[res.Resources]] = defaultdict(list)
         for c in claims:
             pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL)
             cap = (c.get("status") or {}).get("capacity")
             if pool and cap:
-                usage[pool] = usage[pool] + _CAPACITY(cap, res.Resources.parse)
+                capacities[pool].append(_CAPACITY(cap, res.Resources.parse))
+        usage = {pool: res.total(caps) for pool, caps in capacities.items()}
         # Karpenter's cluster state and kube-scheduler's cache both track the bound pods by node; the twin keeps
         # one incrementally (``snapshot_cache``) instead of re-reading every pod on every pass
         cache = snapshot_cache.cache(deps)
         snap = cache.snapshot(deps)
-        by_node = {node: list(pods.values()) for node, pods in cache.by_node.items()}
         ds_pods = [_daemon_pod(deps, d) for d in store.list("DaemonSet")]
-        view = ClusterView(nodepools, nodes, claims, ds_pods, dict(usage), by_node, snapshot=snap, cache=cache)
+        view = ClusterView(nodepools, nodes, claims, ds_pods, usage, cache.by_node, snapshot=snap, cache=cache)
         view.existing_memo = deps.state.setdefault(_EXISTING_KEY, {})
         if len(view.existing_memo) > 50_000:
             view.existing_memo.clear()
@@ -79,6 +81,10 @@ class ClusterView:
             if node:
                 view.claim_of_node[node] = c["metadata"]["name"]
         return view
+
+    def pods_on(self, node: str) -> list[PodInfo]:
+        """The bound, non-terminal pods of ``node`` (or of an in-flight NodeClaim: none)."""
+        return list(self.pods_by_node.get(node, {}).values())
 
     def nodepool(self, name: str) -> Obj:
         """The NodePool called ``name``."""
@@ -135,7 +141,7 @@ class ClusterView:
 
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
-        bound = self.pods_by_node.get(name, [])
+        bound = self.pods_on(name)
         # What follows depends only on these parts, and a pass sees most nodes unchanged since the last one.
         version = self.cache.pods_version(name) if self.cache is not None else None
         hit = self.existing_memo.get(name)
