@@ -105,8 +105,8 @@ def pod_info(deps: Deps, pod: Obj) -> PodInfo:
 
     The store replaces dicts instead of mutating them and shares untouched subtrees between versions, so a
     status-only update keeps the very same ``spec``, ``labels``, ``annotations`` and ``ownerReferences``
-    objects: identity checks are enough. Binding (a spec that only gained ``nodeName``) is common enough —
-    once per pod — to get its own shortcut instead of a full parse.
+    objects: identity checks are enough. Binding (a spec that only gained ``nodeName``), deletion and phase
+    changes happen to every pod, so they update the cached PodInfo instead of parsing it again.
     """
     cache: dict[str, tuple[Any, ...]] = deps.state.setdefault("podinfo", {})
     meta = pod["metadata"]
@@ -115,12 +115,17 @@ def pod_info(deps: Deps, pod: Obj) -> PodInfo:
     annotations, owners = meta.get("annotations"), meta.get("ownerReferences")
     deleting, phase = meta.get("deletionTimestamp"), (pod.get("status") or {}).get("phase")
     hit = cache.get(uid)
-    if hit is not None and hit[1] is labels and hit[2] is annotations and hit[3] is owners \
-            and hit[4] == deleting and hit[5] == phase:
-        if hit[0] is spec:
+    if hit is not None and hit[1] is labels and hit[2] is annotations and hit[3] is owners:
+        same_spec = hit[0] is spec
+        if same_spec and hit[4] == deleting and hit[5] == phase:
             return cast(PodInfo, hit[6])
-        if isinstance(spec, dict) and _only_bound(hit[0], spec):
-            info = cast(PodInfo, dataclasses.replace(hit[6], node_name=spec["nodeName"]))
+        bound = not same_spec and isinstance(spec, dict) and _only_bound(hit[0], spec)
+        if same_spec or bound:
+            # the fields PodInfo.parse derives from these, and nothing else, changed
+            changes: dict[str, Any] = {"deleting": bool(deleting), "phase": str(phase or "Pending")}
+            if bound:
+                changes["node_name"] = spec["nodeName"]  # type: ignore[index]
+            info = cast(PodInfo, dataclasses.replace(hit[6], **changes))
             cache[uid] = (spec, labels, annotations, owners, deleting, phase, info)
             return info
     if len(cache) > 200_000:  # bound memory on very long runs; entries are cheap to rebuild

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Any
 
 from ekstwin.controllers import snapshot_cache
 from ekstwin.controllers.base import Deps
+from ekstwin.memo import IdentityMemo
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import is_control_plane
 from ekstwin.sim import driver
@@ -54,11 +56,16 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
     return Result(requeue_after=INTERVAL_S)
 
 
+_ALLOCATABLE: IdentityMemo[Any, res.Resources] = IdentityMemo(limit=10_000)
+"""A Node's ``status.allocatable`` dict (unchanged between samples) → parsed."""
+
+
 def _sample(deps: Deps) -> None:
     rec, store = deps.recorder, deps.store
     nodes = store.list("Node")
     rec.sample("karpenter_cluster_state_node_count", len(nodes))
-    alloc = res.total(res.Resources.parse((n.get("status") or {}).get("allocatable")) for n in nodes)
+    alloc = res.total(_ALLOCATABLE((n.get("status") or {}).get("allocatable") or {}, res.Resources.parse)
+                      for n in nodes)
     phases: Counter[str] = Counter()
     control_plane = set()
     for p in store.list("Pod"):
@@ -69,7 +76,8 @@ def _sample(deps: Deps) -> None:
     # the bound, non-terminal pods' requests: the scheduler cache holds exactly those pods, already parsed
     cache = snapshot_cache.cache(deps)
     cache.snapshot(deps)
-    requested = res.total(info.requests for key, info in cache.pods.items() if key not in control_plane)
+    counted = [info.requests for key, info in cache.pods.items() if key not in control_plane]
+    requested = {r: sum(q[r] for q in counted) for r in (res.CPU, res.MEMORY)}
     for phase in ("Pending", "Running"):
         rec.sample("karpenter_pods_state", phases.get(phase, 0), phase=phase)
     for r in (res.CPU, res.MEMORY):

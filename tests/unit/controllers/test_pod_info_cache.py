@@ -48,3 +48,15 @@ def test_adoption_and_annotations_refresh_the_cached_owner_and_flags() -> None:
     assert pod_info(deps, pinned).do_not_disrupt is True
     status_only = {**pinned, "status": {"phase": "Running"}}
     assert pod_info(deps, status_only).phase == "Running"
+
+
+def test_deletion_and_phase_changes_update_the_cached_info_like_a_parse() -> None:
+    deps, pod = _deps(), _pod()
+    pod_info(deps, pod)
+    bound = {**pod, "spec": {**pod["spec"], "nodeName": "n1"}}
+    running = {**bound, "status": {"phase": "Running"}}
+    deleting = {**running, "metadata": {**running["metadata"], "deletionTimestamp": "2026-11-26T00:00:00Z"}}
+    done = {**deleting, "status": {"phase": "Succeeded"}}
+    for version in (bound, running, deleting, done):
+        assert pod_info(deps, version) == PodInfo.parse(version)
+    assert pod_info(deps, done).deleting and pod_info(deps, done).phase == "Succeeded"
