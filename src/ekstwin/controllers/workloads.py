@@ -367,6 +367,34 @@ def _taints(node: Obj) -> tuple[tn.Taint, ...]:
     return tn.parse_taints((node.get("spec") or {}).get("taints"))
 
 
+def _node_sets(memo: _SyncMemo, info: PodInfo, nodes: list[Obj]) -> tuple[set[str], set[str]]:
+    """(nodes wanting a daemon pod, nodes where a running one may stay), recomputed only when the node list
+    holds other objects than at the last sync — pod events, most syncs, leave it alone. Read only."""
+    last = memo.last_nodes
+    if last is not None and len(last) == len(nodes) and all(a is b for a, b in zip(last, nodes, strict=True)):
+        return memo.wanted, memo.keep_ok
+    tols = (*info.tolerations, *_DS_TOLS)
+    wanted: set[str] = set()
+    keep_ok: set[str] = set()
+    verdicts = memo.nodes
+    for node in nodes:
+        meta = node["metadata"]
+        name, labels, spec = meta["name"], meta.get("labels"), node.get("spec")
+        hit = verdicts.get(name)
+        if hit is None or hit[0] is not labels or hit[1] is not spec:
+            taints = _taints(node)
+            selected = _selects(info, node)
+            hit = verdicts[name] = (labels, spec,
+                                    selected and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None,
+                                    selected and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None)
+        if hit[2] and not meta.get("deletionTimestamp"):
+            wanted.add(name)
+        if hit[3]:
+            keep_ok.add(name)
+    memo.last_nodes, memo.wanted, memo.keep_ok = list(nodes), wanted, keep_ok
+    return wanted, keep_ok
+
+
 @dataclass
 class _SyncMemo:
     """What a DaemonSet's syncs keep between runs. A sync runs on every node change and on every change of one of
@@ -379,6 +407,10 @@ class _SyncMemo:
     """Node → (labels, spec, wants a new daemon pod unless deleting, keeps a running one)."""
     pods: dict[str, tuple[Obj, str | None, bool]] = field(default_factory=dict)
     """Pod uid → (pod, the node it is for, Ready)."""
+    last_nodes: list[Obj] | None = None
+    """The Node objects of the last sync, and what they gave:"""
+    wanted: set[str] = field(default_factory=set)
+    keep_ok: set[str] = field(default_factory=set)
 
 
 def _memo(deps: Deps, ds: Obj) -> _SyncMemo:
@@ -424,24 +456,8 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
     # are tolerated (with the automatic tolerations); a running one is only removed by an untolerated
     # NoExecute taint, so a node cordoned or tainted karpenter.sh/disrupted:NoSchedule for a drain keeps its
     # daemon pods until the drain evicts them last. Tolerations and each node's taints are parsed once here.
-    tols = (*info.tolerations, *_DS_TOLS)
-    wanted: set[str] = set()
-    keep: set[str] = set()
-    verdicts = memo.nodes
-    for node in nodes:
-        meta = node["metadata"]
-        name, labels, spec = meta["name"], meta.get("labels"), node.get("spec")
-        hit = verdicts.get(name)
-        if hit is None or hit[0] is not labels or hit[1] is not spec:
-            taints = _taints(node)
-            selected = _selects(info, node)
-            hit = verdicts[name] = (labels, spec,
-                                    selected and tn.tolerates_all(tols, taints, _NEW_POD_EFFECTS) is None,
-                                    selected and tn.tolerates_all(tols, taints, _RUNNING_POD_EFFECTS) is None)
-        if hit[2] and not meta.get("deletionTimestamp"):
-            wanted.add(name)
-        if hit[3] and name in by_node:
-            keep.add(name)
+    wanted, keep_ok = _node_sets(memo, info, nodes)
+    keep = keep_ok & by_node.keys()
     for node_name in sorted(wanted - set(by_node)):
         spec = dict(tmpl.get("spec") or {})
         spec["tolerations"] = [*(spec.get("tolerations") or []), *DS_TOLERATIONS]
