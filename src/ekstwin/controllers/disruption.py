@@ -190,6 +190,8 @@ class Pass:
     pod_blocked: dict[str, str]
     pools: dict[str, Obj]
     claims: dict[str, Obj]
+    pool_counts: dict[str, tuple[int, int]] | None = None
+    """Filled by ``allowances`` on first use (the same for every method of the pass)."""
 
 
 def _wall(deps: Deps) -> datetime:
@@ -357,18 +359,9 @@ def allowances(deps: Deps, p: Pass, reason: str, now: float, publish: bool = Tru
     """Per NodePool: how many nodes may still be disrupted for ``reason`` now (spec 7.3)."""
     wall = _wall(deps)
     out: dict[str, int] = {}
+    counts = _pool_counts(deps, p)
     for name, pool in p.pools.items():
-        total, disrupting = 0, 0
-        for claim in p.claims.values():
-            if (claim["metadata"].get("labels") or {}).get(rq.NODEPOOL) != name or not is_true(claim, "Initialized"):
-                continue
-            if is_true(claim, "InstanceTerminating"):
-                continue
-            total += 1
-            node = deps.store.try_get("Node", (claim.get("status") or {}).get("nodeName", ""))
-            if claim["metadata"].get("deletionTimestamp") or node is None or not is_true(node, "Ready") or \
-                    node["metadata"].get("deletionTimestamp") or _has_disrupted_taint(node):
-                disrupting += 1
+        total, disrupting = counts.get(name, (0, 0))
         pool_budgets = budgets.nodepool_budgets(pool)
         allowance = budgets.pool_allowance(pool_budgets, reason, wall, total)
         allowed = budgets.allowed_disruptions(pool_budgets, reason, wall, total, disrupting)
@@ -381,6 +374,24 @@ def allowances(deps: Deps, p: Pass, reason: str, now: float, publish: bool = Tru
     return out
 
 
+def _pool_counts(deps: Deps, p: Pass) -> dict[str, tuple[int, int]]:
+    """Per NodePool: (initialized nodes counted by budgets, those already disrupting), once per pass."""
+    if p.pool_counts is not None:
+        return p.pool_counts
+    counts: dict[str, tuple[int, int]] = {}
+    for claim in p.claims.values():
+        name = (claim["metadata"].get("labels") or {}).get(rq.NODEPOOL)
+        if name is None or not is_true(claim, "Initialized") or is_true(claim, "InstanceTerminating"):
+            continue
+        node = deps.store.try_get("Node", (claim.get("status") or {}).get("nodeName", ""))
+        going = bool(claim["metadata"].get("deletionTimestamp") or node is None or not is_true(node, "Ready")
+                     or node["metadata"].get("deletionTimestamp") or _has_disrupted_taint(node))
+        total, disrupting = counts.get(name, (0, 0))
+        counts[name] = (total + 1, disrupting + going)
+    p.pool_counts = counts
+    return counts
+
+
 def _has_disrupted_taint(node: Obj) -> bool:
     return any(t.get("key") == tn.DISRUPTED for t in (node.get("spec") or {}).get("taints") or ())
 
@@ -390,16 +401,19 @@ def _method_candidates(p: Pass, method: str, deps: Deps, st: State, now: float,
                        publish: bool = True) -> list[Candidate]:
     """The candidates a method may consider, emitting Karpenter's events for the others."""
     out = []
+    after_by_pool: dict[str, float | None] = {}
     for c in p.candidates:
         pool = p.pools[c.nodepool]
         disruption = pool["spec"].get("disruption") or {}
-        after = nodeclaim_disruption.consolidate_after(pool)
         blocker = p.pod_blocked.get(c.node)
         if method == methods.DRIFT:
             claim = p.claims[c.nodeclaim]
             if c.drifted_at is not None and (not blocker or claim["spec"].get("terminationGracePeriod")):
                 out.append(c)
             continue
+        if c.nodepool not in after_by_pool:
+            after_by_pool[c.nodepool] = nodeclaim_disruption.consolidate_after(pool)
+        after = after_by_pool[c.nodepool]
         if blocker:
             if publish:
                 _blocked(deps, st, now, deps.store.get("Node", c.node), p.claims[c.nodeclaim], blocker, True)
