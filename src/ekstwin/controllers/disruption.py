@@ -235,7 +235,7 @@ def build_pass(deps: Deps, st: State, now: float, publish: bool = True) -> Pass:
             _blocked(deps, st, now, node, claim, why, publish)
             continue
         candidate = _candidate(deps, st, claim, node, view, now)
-        blocker = _pod_blocker(deps, list(candidate.pods), pdbs)
+        blocker = _pod_blocker(deps, candidate, pdbs)
         if blocker:
             pod_blocked[node_name or ""] = blocker
         candidates.append(candidate)
@@ -264,12 +264,15 @@ def _node_blocker(claim: Obj, node: Obj, pools: dict[str, Obj], nominated: bool)
     return None
 
 
-def _pod_blocker(deps: Deps, pods: list[PodInfo], pdbs: dict[str, list[Obj]]) -> str | None:
+def _pod_blocker(deps: Deps, candidate: Candidate, pdbs: dict[str, list[Obj]]) -> str | None:
     """Why the node's pods block its disruption: a do-not-disrupt pod, else a PDB refusing an eviction now
     (``pdbs``: the PDBs by namespace)."""
+    pods = candidate.pods
     for p in pods:
         if p.do_not_disrupt:
             return f'Pod "{p.key}" has "karpenter.sh/do-not-disrupt" annotation'
+    if pdbs.keys().isdisjoint(p.namespace for p in pods):
+        return None
     for p in pods:
         covering = pdbs.get(p.namespace)
         pod = deps.store.try_get("Pod", p.name, p.namespace) if covering else None

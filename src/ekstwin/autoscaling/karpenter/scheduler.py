@@ -65,7 +65,7 @@ class NodeClaimTemplate:
     limits: Mapping[str, int] | None = None  # remaining limits: spec.limits − capacity of the pool's nodes
 
 
-@dataclass
+@dataclass(slots=True)
 class ExistingNode:
     """A node (or in-flight NodeClaim) the simulation may place pods on."""
 
