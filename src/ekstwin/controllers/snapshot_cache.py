@@ -4,17 +4,17 @@ Rebuilding the snapshot from every Node and Pod at each cycle costs O(pods) even
 a cluster that churns (drift replacing hundreds of nodes, a day of scaling) runs thousands of cycles. Like
 kube-scheduler's own cache, this one applies only what changed since the last cycle:
 
-* nodes: compared with the previous cycle by the parts a ``NodeInfo`` reads (name, labels, spec — taints and
-  unschedulable —, allocatable/capacity, conditions; the store shares unchanged subtrees, so ``is`` compares
-  them). Removed nodes leave the snapshot, changed ones are updated in place, new ones are appended (the store
-  lists in creation order, as ``Snapshot.build`` does).
+* nodes: each Node event since the last sync, in order. A new node is appended (the store lists in creation
+  order, as ``Snapshot.build`` does), a deleted one leaves with its pods, a changed one is updated in place
+  when a part a ``NodeInfo`` reads changed (name, labels, spec — taints and unschedulable —,
+  allocatable/capacity, conditions; the store shares unchanged subtrees, so ``is`` compares them).
 * pods: every bound, non-terminal pod is kept by key (also those whose node is not there yet, so that a node
   registering after its pods were bound gets them); each Pod event since the last sync moves that pod in or
   out (``forget``/``assume``), so selector counts and affinity-term indexes stay warm across cycles.
 
-If the watch log no longer holds the events since the last sync (410 Gone), or the node order no longer
-matches, the cache rebuilds from the store. The snapshot is always the one ``Snapshot.build`` would produce
-from the store now (pinned by a test).
+If the watch log no longer holds the events since the last sync (410 Gone), or the events do not add up
+(a change to a node never seen, a node count that differs from the store's), the cache rebuilds from the
+store. The snapshot is always the one ``Snapshot.build`` would produce from the store now (pinned by a test).
 """
 
 from __future__ import annotations
@@ -72,26 +72,20 @@ class SnapshotCache:
         if self.snap is not None and self.rv == store.resource_version:
             return self.snap  # nothing was written since the last sync
         snap = self.snap
-        nodes: list[Obj] | None = None
         if snap is not None:
             try:
                 events = store.events_since(self.rv)
             except Gone:
                 snap = None
             else:
-                pod_events = [e for e in events if e.kind == "Pod"]
-                if any(e.kind == "Node" for e in events):
-                    nodes = store.list("Node")
-                if not self._sync(snap, nodes, deps, pod_events):
+                if not self._sync(snap, deps, [e for e in events if e.kind == "Node"],
+                                  [e for e in events if e.kind == "Pod"]) or len(snap) != store.count("Node"):
                     snap = None
         if snap is None:
-            nodes = store.list("Node")
-            snap = self._rebuild(deps, nodes)
+            snap = self._rebuild(deps, store.list("Node"))
         else:
             self.syncs += 1
         self.snap, self.rv = snap, store.resource_version
-        if nodes is not None:
-            self.nodes = {n["metadata"]["name"]: _node_parts(n) for n in nodes}
         return snap
 
     def _rebuild(self, deps: Deps, nodes: list[Obj]) -> Snapshot:
@@ -102,6 +96,7 @@ class SnapshotCache:
             if info is not None:
                 self._hold(pod_key(info), info)
         snap = Snapshot.build(nodes, self.pods.values())
+        self.nodes = {n["metadata"]["name"]: _node_parts(n) for n in nodes}
         # kube-scheduler's rotating start index lives on the scheduler, not in its snapshot
         snap.next_start_index = start % len(snap) if len(snap) else 0
         self.rebuilds += 1
@@ -127,28 +122,33 @@ class SnapshotCache:
                 if not on_node:
                     del self.by_node[str(old.node_name)]
 
-    def _sync(self, snap: Snapshot, nodes: list[Obj] | None, deps: Deps, events: list[WatchEvent]) -> bool:
-        """Bring ``snap`` up to date (``nodes``: the Node list when a Node changed, else None); False when it
-        cannot be (the caller rebuilds)."""
-        if nodes is None:
-            self._apply_pods(snap, deps, events)
-            return True
-        now = {n["metadata"]["name"]: n for n in nodes}
-        for name in [n for n in self.nodes if n not in now]:
-            snap.remove_node(name)
-        kept = [n for n in now if n in self.nodes]
-        if [n.name for n in snap.nodes] != kept:
-            return False  # the store's order moved under us; never expected, but a rebuild is always right
-        for name in kept:
-            parts = _node_parts(now[name])
-            if not _same(parts, self.nodes[name]):
-                snap.update_node(name, parse_node(0, now[name]))
-        self._apply_pods(snap, deps, events)
-        for name, node in now.items():
-            if name not in self.nodes:
-                snap.add_node(parse_node(len(snap), node))
-                for info in self.by_node.get(name, {}).values():
-                    snap.assume(info, name)
+    def _sync(self, snap: Snapshot, deps: Deps, node_events: list[WatchEvent], pod_events: list[WatchEvent]) -> bool:
+        """Bring ``snap`` up to date from the events since the last sync; False when it cannot be (the caller
+        rebuilds). Nodes first, in event order: a node comes last as it does in the store's creation order,
+        a deleted one takes its pods out, a changed one is updated only if a part a NodeInfo reads changed."""
+        added: list[str] = []
+        for ev in node_events:
+            name = ev.obj["metadata"]["name"]
+            if ev.type == "DELETED":
+                if snap.has_node(name):
+                    snap.remove_node(name)
+                self.nodes.pop(name, None)
+                if name in added:
+                    added.remove(name)
+                continue
+            parts = _node_parts(ev.obj)
+            if not snap.has_node(name):
+                if ev.type != "ADDED":
+                    return False  # a change to a node the snapshot never saw: only a rebuild is right
+                snap.add_node(parse_node(len(snap), ev.obj))
+                added.append(name)
+            elif not _same(parts, self.nodes[name]):
+                snap.update_node(name, parse_node(0, ev.obj))
+            self.nodes[name] = parts
+        for name in added:  # pods bound before their node registered
+            for info in self.by_node.get(name, {}).values():
+                snap.assume(info, name)
+        self._apply_pods(snap, deps, pod_events)
         return True
 
     def _apply_pods(self, snap: Snapshot, deps: Deps, events: list[WatchEvent]) -> None:
