@@ -160,7 +160,7 @@ class ClusterView:
                                         (available, remaining, startup))
         return scheduler.ExistingNode(
             name=name, requirements=reqs, taints=taints, available=available, daemon_remaining=remaining,
-            initialized=initialized, nodepool=nodepool, startup_taints=startup, bound=list(bound))
+            initialized=initialized, nodepool=nodepool, startup_taints=startup, bound=bound)
 
 
 
