@@ -84,6 +84,13 @@ class ExistingNode:
     headroom matrix, not here."""
     bound: list[PodInfo] = field(default_factory=list)  # pods already on it (for topology counts)
 
+    def fresh(self) -> ExistingNode:
+        """A copy a simulation may mutate: no placements yet, only the daemonset requests still expected.
+        (Built field by field: consolidation copies every node for every candidate it simulates.)"""
+        return ExistingNode(self.name, self.requirements, self.taints, self.available, self.daemon_remaining,
+                            self.initialized, self.nodepool, self.startup_taints, [], -1, self.daemon_remaining,
+                            self.bound)
+
 
 @dataclass
 class PlannedClaim:

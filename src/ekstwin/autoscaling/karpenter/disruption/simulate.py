@@ -40,11 +40,6 @@ class Simulation:
     error: str | None
 
 
-def _fresh(node: ExistingNode) -> ExistingNode:
-    """A copy the scheduler may mutate (it records placements on the node objects)."""
-    return dataclasses.replace(node, pods=[], slot=-1, requests=node.daemon_remaining)
-
-
 def _templates_with_freed_capacity(templates: Iterable[NodeClaimTemplate],
                                    candidates: Sequence[Candidate]) -> list[NodeClaimTemplate]:
     """Candidates' capacity no longer counts against their NodePool's limits."""
@@ -65,7 +60,7 @@ def _templates_with_freed_capacity(templates: Iterable[NodeClaimTemplate],
 def simulate(state: ClusterState, candidates: Sequence[Candidate]) -> Simulation:
     """Reschedule the candidates' pods elsewhere (see the module docstring)."""
     gone = {c.node for c in candidates}
-    nodes = [_fresh(n) for n in state.nodes if n.name not in gone]
+    nodes = [n.fresh() for n in state.nodes if n.name not in gone]  # the scheduler records placements on them
     moving = [p for c in candidates for p in c.pods]
     result = solve([*state.pending, *moving], state.table,
                    _templates_with_freed_capacity(state.templates, candidates), nodes,
