@@ -57,7 +57,7 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
 
 
 _ALLOCATABLE: IdentityMemo[Any, res.Resources] = IdentityMemo(limit=10_000)
-"""A Node's ``status.allocatable`` dict (unchanged between samples) → parsed."""
+"""A Node's ``status.allocatable`` or a NodeClaim's ``status.capacity`` dict (unchanged between samples) → parsed."""
 
 
 def _sample(deps: Deps) -> None:
@@ -86,7 +86,8 @@ def _sample(deps: Deps) -> None:
     usage: dict[str, res.Resources] = {}
     for c in store.list("NodeClaim"):
         pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL, "")
-        usage[pool] = usage.get(pool, res.EMPTY) + res.Resources.parse((c.get("status") or {}).get("capacity"))
+        usage[pool] = usage.get(pool, res.EMPTY) + _ALLOCATABLE((c.get("status") or {}).get("capacity") or {},
+                                                                res.Resources.parse)
     for pool, used in sorted(usage.items()):
         rec.sample("karpenter_nodepools_usage", used[res.CPU] / 1000, nodepool=pool, resource_type=res.CPU)
     # list $/hour of what is live: instances outside reservations, plus every reservation's slots
