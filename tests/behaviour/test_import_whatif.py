@@ -73,6 +73,13 @@ def test_an_imported_snapshot_round_trips_nodes_placements_and_price(
     snap, before = generated
     out = runner.invoke(app, ["import", str(snap), "-o", str(tmp_path / "cluster.yaml")])
     assert out.exit_code == 0, out.output
+    # the scenario keeps only what a what-if edits inline; the bulk is a JSON List beside it
+    scenario = yaml.safe_load((tmp_path / "cluster.yaml").read_text())
+    inline = [m for m in scenario["spec"]["manifests"] if isinstance(m, dict)]
+    assert {m["kind"] for m in inline} <= {"NodePool", "EC2NodeClass"} and inline
+    assert "cluster.objects.json" in scenario["spec"]["manifests"]
+    bulk = json.loads((tmp_path / "cluster.objects.json").read_text())
+    assert bulk["kind"] == "List" and {"Node", "NodeClaim", "Pod"} <= {o["kind"] for o in bulk["items"]}
     after = run_scenario(str(tmp_path / "cluster.yaml"), until=120)
     assert nodes(after) == nodes(before)
     assert placements(after) == placements(before)
@@ -85,7 +92,7 @@ def test_anonymize_keeps_placements_and_renames_consistently(
     snap, before = generated
     out = runner.invoke(app, ["import", str(snap), "-o", str(tmp_path / "anon.yaml"), "--anonymize"])
     assert out.exit_code == 0, out.output
-    text = (tmp_path / "anon.yaml").read_text()
+    text = (tmp_path / "anon.yaml").read_text() + (tmp_path / "anon.objects.json").read_text()
     for n in before.objects["nodes"]:
         assert n["metadata"]["name"] not in text
     assert "app3" not in text
