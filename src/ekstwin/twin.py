@@ -10,11 +10,13 @@ actions ``provision`` and ``disrupt`` run too, so a scenario script and these ca
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.disruption.types import Command
 from ekstwin.errors import InvalidInput
 from ekstwin.scenario import loader, steps
+from ekstwin.scenario.config import DEFAULT_WAIT_TIMEOUT_S
 from ekstwin.scenario.run import _PLURAL_KIND, schedule_timeline
 from ekstwin.scenario.steps import ProvisionPass
 from ekstwin.scenario.world import World, build
@@ -50,7 +52,7 @@ class Twin:
             raise InvalidInput("must be >= 0", field="seconds")
         self.world.driver.run_until(self.now + seconds)
 
-    def provision_once(self) -> ProvisionPass:
+    def provision_once(self, wait: bool = False, timeout: float = DEFAULT_WAIT_TIMEOUT_S) -> ProvisionPass:
         """One Karpenter provisioning pass over the pods pending now (``scenario.steps.provision``).
 
         The pass settles the current instant (every controller runs what is due now), solves the pending
@@ -58,8 +60,26 @@ class Twin:
         nominations, and settles again so each new NodeClaim's CreateFleet call is made now. Launch,
         registration, initialization and kube-scheduler binding the pods happen during the following
         ``advance`` calls; the pass binds no pod itself. The timeline action ``provision`` does the same.
+
+        With ``wait=True`` the pass then advances simulated time itself (every controller and timeline step
+        runs, as in ``advance``) until each NodeClaim it created is Initialized or gone and each pod it placed
+        is bound, or ``timeout`` simulated seconds have passed; checked every second, so ``now`` ends on the
+        first whole second after the pass where that holds. The result then has ``waited_s``, ``bound``,
+        ``not_ready``, ``failed`` and ``timed_out``. The timeline action ``provision: {wait: true}`` does the
+        same.
+
+        Raises:
+            InvalidInput: ``timeout`` is negative or not finite.
         """
-        return steps.provision(self.world, by="Twin.provision_once()")
+        by = "Twin.provision_once()"
+        if not wait:
+            return steps.provision(self.world, by=by)
+        if not 0 <= timeout < math.inf:
+            raise InvalidInput(f"must be >= 0 and finite, got {timeout!r}", field="timeout")
+        results: list[ProvisionPass] = []
+        waiting = steps.provision_waiting(self.world, by, timeout, results.append)
+        steps.wait_here(self.world, waiting)
+        return results[0]
 
     def disrupt_once(self) -> Command | None:
         """One disruption pass now: the first command Karpenter's methods find, started as Karpenter does

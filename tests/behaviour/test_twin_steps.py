@@ -250,3 +250,111 @@ def test_a_disrupt_step_after_the_loop_found_a_command_reports_that_command_wait
     assert "validating until t=105s" in forced["message"]
     [executed] = [d for d in result.decisions if d["kind"] == "disruption" and d.get("command_id")]
     assert executed["t"] == 105.0 and executed["nodes"] == forced["nodes"]
+
+
+# -- a provisioning pass that waits for its nodes and pods ---------------------------------------------
+
+HUGE = MANIFESTS + """\
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: huge}
+spec:
+  containers: [{name: huge, image: pause, resources: {requests: {cpu: "1000"}}}]
+"""
+"""The seed scenario plus a pod no instance type can hold."""
+
+
+def test_provision_once_with_wait_returns_with_the_nodeclaim_initialized_and_the_pods_bound_tens_of_seconds_later(
+        scenario: str) -> None:
+    twin = Twin.from_scenario(scenario)
+    done = twin.provision_once(wait=True)
+    # CreateFleet ~2 s, registration ~30 s, then kubelet readiness: the clock moved by the launch, not 0
+    assert 20.0 <= twin.now <= 90.0 and done.waited_s == twin.now
+    assert not done.timed_out and done.not_ready == [] and done.failed == []
+    [claim] = twin.objects("nodeclaims")
+    assert [claim["metadata"]["name"]] == done.nodeclaims
+    assert any(c["type"] == "Initialized" and c["status"] == "True" for c in claim["status"]["conditions"])
+    [node] = twin.objects("nodes")
+    web = _web(twin)
+    assert len(web) == 6 and sorted(done.placed) == sorted(f"default/{p['metadata']['name']}" for p in web)
+    assert done.bound == {f"default/{p['metadata']['name']}": node["metadata"]["name"] for p in web}
+    assert all(p["spec"]["nodeName"] == node["metadata"]["name"] for p in web)
+    first, last = _forced(twin.decisions(), "provisioning")
+    assert (first["t"], first["wait"]) == (0.0, True)
+    assert (last["t"], last["waited_s"], last["bound"], last["timed_out"]) == (twin.now, twin.now, done.bound, False)
+    assert "complete after waiting" in last["message"] and "6/6 placed pod(s) bound" in last["message"]
+
+
+def test_provision_once_without_wait_still_returns_at_the_same_instant_and_records_that_it_did_not_wait(
+        scenario: str) -> None:
+    twin = Twin.from_scenario(scenario)
+    done = twin.provision_once()
+    assert twin.now == 0.0 and done.waited_s is None and done.bound == {}
+    [forced] = _forced(twin.decisions(), "provisioning")
+    assert forced["wait"] is False
+
+
+def test_a_waiting_provision_step_makes_the_same_decisions_at_the_same_times_as_provision_once_with_wait(
+        tmp_path: Path) -> None:
+    # the scale step at the pass's instant is held back until the wait completes, as the Python caller
+    # can only scale after provision_once(wait=True) returned
+    scripted = _ran(tmp_path, "  timeline:\n    - provision: {wait: true}\n"
+                              "    - scale: {kind: Deployment, name: web, replicas: 1}\n    - advance: 2m\n")
+    twin = Twin.from_scenario(_write(tmp_path, "driven", ""))
+    done = twin.provision_once(wait=True)
+    twin.world.store.patch("Deployment", "web", "default", {"spec": {"replicas": 1}})
+    twin.advance(120 - twin.now)
+    driven = twin.decisions()
+
+    def same(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in d.items() if k != "by"} for d in decisions]
+
+    assert same(scripted.decisions) == same(driven)
+    [_, waited] = _forced(scripted.decisions, "provisioning")
+    assert waited["t"] == done.waited_s and waited["t"] > 0 and waited["by"].endswith("spec.timeline[0]")
+    # the scale-down ran after the wait: all six pods were bound first, then five went away
+    assert len(waited["bound"]) == 6 and len([p for p in scripted.objects["pods"]
+                                              if p["metadata"]["name"].startswith("web-")]) == 1
+
+
+def test_a_later_step_runs_at_its_own_time_while_a_provision_step_waits(tmp_path: Path) -> None:
+    result = _ran(tmp_path, "  timeline:\n    - provision: {wait: true}\n    - {at: 5s, provision: true}\n"
+                            "    - advance: 1m\n")
+    first, second, waited = _forced(result.decisions, "provisioning")
+    assert (first["t"], second["t"]) == (0.0, 5.0) and second["wait"] is False
+    assert waited["t"] > 5.0 and waited["waited_s"] == waited["t"]
+
+
+def test_provision_once_with_wait_does_not_wait_for_an_unschedulable_pod(tmp_path: Path) -> None:
+    twin = Twin.from_scenario(_write(tmp_path, "huge", "", HUGE))
+    done = twin.provision_once(wait=True)
+    assert list(done.unschedulable) == ["default/huge"] and "default/huge" not in done.placed
+    assert not done.timed_out and 20.0 <= twin.now <= 90.0  # stopped when the six web pods were bound
+    assert len(done.bound) == 6 and "default/huge" not in done.bound
+
+
+def test_the_timeout_stops_a_wait_that_would_not_end_in_time(scenario: str) -> None:
+    twin = Twin.from_scenario(scenario)
+    done = twin.provision_once(wait=True, timeout=10.5)
+    assert twin.now == 10.5 and done.waited_s == 10.5 and done.timed_out
+    assert done.not_ready == done.nodeclaims and len(done.nodeclaims) == 1 and done.bound == {}
+    [_, stopped] = _forced(twin.decisions(), "provisioning")
+    assert stopped["timed_out"] and "timed out after waiting 10.5s: 0/6 placed pod(s) bound" in stopped["message"]
+    twin.advance(120)  # the controllers carry on regardless: the node comes up later
+    assert all(p["spec"].get("nodeName") for p in _web(twin))
+
+
+def test_a_timeline_wait_timeout_stops_the_wait_and_then_runs_the_held_back_steps(tmp_path: Path) -> None:
+    result = _ran(tmp_path, "  timeline:\n    - provision: {wait: true, timeout: 5s}\n    - disrupt: true\n"
+                            "    - advance: 1m\n")
+    [_, stopped] = _forced(result.decisions, "provisioning")
+    [disrupted] = _forced(result.decisions, "disruption")
+    assert (stopped["t"], stopped["timed_out"], disrupted["t"]) == (5.0, True, 5.0)
+
+
+def test_provision_once_refuses_a_negative_timeout(scenario: str) -> None:
+    twin = Twin.from_scenario(scenario)
+    with pytest.raises(ekstwin.InvalidInput):
+        twin.provision_once(wait=True, timeout=-1)
+    assert twin.objects("nodeclaims") == []  # refused before the pass, not half-way

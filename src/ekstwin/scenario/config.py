@@ -52,13 +52,18 @@ class CloudConfig:
     """Savings Plans: they change only the bill (Karpenter prices with list prices), see ``scenario.billing``."""
 
 
+DEFAULT_WAIT_TIMEOUT_S = 900.0
+"""How long a waiting provisioning pass waits at most: Karpenter gives up on a NodeClaim that has not
+registered after 15 minutes, so waiting longer is pointless."""
+
+
 @dataclass(frozen=True)
 class TimelineStep:
     """One ``spec.timeline`` entry: at ``at_s`` do ``action`` with ``args``."""
 
     at_s: float
     action: str  # apply | scale | delete | interrupt | provision | disrupt (diurnal becomes scale steps)
-    args: Any  # None for provision and disrupt
+    args: Any  # None for disrupt and a provision that does not wait; {"timeout": s} for one that waits
     where: str  # "file: spec.timeline[i]" for error messages
 
 

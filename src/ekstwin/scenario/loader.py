@@ -25,6 +25,7 @@ from ekstwin.errors import InvalidInput, InvalidScenario
 from ekstwin.model import manifests
 from ekstwin.scenario.config import (
     DAEMONSET_SETS,
+    DEFAULT_WAIT_TIMEOUT_S,
     KNOWN_FEATURE_GATES,
     CloudConfig,
     ClusterConfig,
@@ -267,9 +268,13 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
         if action == "stop":
             stop = at if stop is None else min(stop, at)
             continue
-        if action in ("provision", "disrupt"):
+        if action == "provision" and isinstance(s[action], dict):
+            steps.append(TimelineStep(at, action, _provision(file, f"{where}.provision", s[action]),
+                                      f"{file}: {where}"))
+        elif action in ("provision", "disrupt"):
             if s[action] is not True:
-                raise _fail(file, f"{where}.{action}", f"expected true, got {s[action]!r}")
+                expected = "true or {wait: true}" if action == "provision" else "true"
+                raise _fail(file, f"{where}.{action}", f"expected {expected}, got {s[action]!r}")
             steps.append(TimelineStep(at, action, None, f"{file}: {where}"))
         elif action == "apply":
             objs, _ = _manifests(file, base, s["apply"], f"{where}.apply")
@@ -288,6 +293,21 @@ def _timeline(file: str, base: str, raw: Any) -> tuple[list[TimelineStep], float
             steps.append(TimelineStep(at, action, dict(target), f"{file}: {where}"))
     steps.sort(key=lambda st: st.at_s)
     return steps, stop, cursor if script else None
+
+
+def _provision(file: str, field: str, raw: dict[str, Any]) -> dict[str, float] | None:
+    """``provision: {wait: true, timeout: 15m}``: the wait's timeout in seconds, or None for a pass that does
+    not wait (``wait: false``, the same as ``provision: true``)."""
+    p = _check_keys(file, field, raw, {"wait", "timeout"})
+    wait = p.get("wait", False)
+    if not isinstance(wait, bool):
+        raise _fail(file, f"{field}.wait", f"expected true or false, got {wait!r}")
+    if "timeout" in p and not wait:
+        raise _fail(file, f"{field}.timeout", "only a pass that waits has a timeout (add wait: true)")
+    timeout = _duration(file, f"{field}.timeout", p["timeout"]) if "timeout" in p else DEFAULT_WAIT_TIMEOUT_S
+    if timeout < 0:
+        raise _fail(file, f"{field}.timeout", f"must not be negative, got {p['timeout']!r}")
+    return {"timeout": timeout} if wait else None
 
 
 def _interrupt(file: str, field: str, raw: Any) -> dict[str, Any]:

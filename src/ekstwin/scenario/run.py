@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,12 +66,24 @@ def _schedule(world: World, todo: list[TimelineStep]) -> None:
 
 
 def _action(world: World, step: TimelineStep, then: list[TimelineStep]) -> Callable[[], None]:
-    """The step's callback; ``then`` (steps held back behind a forced pass) is scheduled once it is done."""
+    """The step's callback; ``then`` (steps held back behind a forced pass) is scheduled once it is done.
+
+    A provisioning pass that waits is done when its wait completes, later in simulated time: the steps held
+    back behind it then run at that instant (steps with later times of their own run at those times, even
+    while it waits)."""
     def act() -> None:
+        if step.action == "provision" and step.args is not None:
+            steps.provision_waiting(world, step.where, step.args["timeout"], lambda _: _resume(world, then))
+            return
         _perform(world, step)
         if then:
             _schedule(world, then)
     return act
+
+
+def _resume(world: World, held: list[TimelineStep]) -> None:
+    now = world.driver.now()
+    _schedule(world, [dataclasses.replace(s, at_s=now) for s in held])
 
 
 def _perform(world: World, step: TimelineStep) -> None:

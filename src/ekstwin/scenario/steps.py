@@ -12,19 +12,29 @@ at that instant. It settles again afterwards, so a new NodeClaim's CreateFleet c
 timeline step already runs inside the driver's loop; the nested ``run_until(now)`` is safe because the
 kernel looks at its heap again after every entry, and ``run.schedule_timeline`` holds back the timeline
 steps that follow a pass at the same instant, so settling cannot run them before the pass.
+
+A provisioning pass may also *wait* (``provision_waiting``): it then lets simulated time run, every
+controller with it, until the NodeClaims it created are Initialized (or gone) and the pods it placed are
+bound, or a timeout passes. The wait is a check scheduled on the driver every second, not a loop of its
+own, so it works the same inside ``ekstwin run``, ``ekstwin serve`` and the Python step API, and it never
+moves the clock past what the caller asked for (a run that ends first simply ends).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ekstwin.autoscaling.karpenter.disruption.types import Command
 from ekstwin.controllers import disruption, provisioner
-from ekstwin.controllers.base import Obj, condition
+from ekstwin.controllers.base import Obj, condition, is_true
 from ekstwin.model.pod import is_control_plane
 from ekstwin.scenario.world import World
 from ekstwin.store import indexes
+
+WAIT_STEP_S = 1.0
+"""How often a waiting pass checks: node launch takes tens of seconds, so 1 s is exact enough and cheap."""
 
 PASSES = ("provision", "disrupt")
 """Timeline actions that force a pass (``run.schedule_timeline`` orders the steps around them)."""
@@ -42,9 +52,21 @@ class ProvisionPass:
     """Existing or in-flight node (or NodeClaim) → pods the simulation placed there."""
     unschedulable: dict[str, str] = field(default_factory=dict)
     """Pod → why no NodePool could take it."""
+    placed: list[str] = field(default_factory=list)
+    """Pods the pass placed (on its new NodeClaims or nominated onto existing/in-flight nodes)."""
+    waited_s: float | None = None
+    """Simulated seconds the pass waited afterwards, or None when it did not wait."""
+    bound: dict[str, str] = field(default_factory=dict)
+    """After a wait: each placed pod bound by then → its node."""
+    not_ready: list[str] = field(default_factory=list)
+    """After a wait: the pass's NodeClaims that exist but are not Initialized (only when it timed out)."""
+    failed: list[str] = field(default_factory=list)
+    """After a wait: the pass's NodeClaims deleted before they were Initialized (e.g. launch failed)."""
+    timed_out: bool = False
+    """After a wait: the timeout stopped it before every NodeClaim was Initialized and every placed pod bound."""
 
 
-def provision(world: World, by: str) -> ProvisionPass:
+def provision(world: World, by: str, *, wait: bool = False) -> ProvisionPass:
     """One Karpenter provisioning pass over the pods pending now, forced by ``by`` (recorded).
 
     1. Settle the current instant.
@@ -55,6 +77,8 @@ def provision(world: World, by: str) -> ProvisionPass:
     4. Settle again: each new NodeClaim's CreateFleet call is made now. Launch, registration,
        initialization and kube-scheduler binding the pods happen as simulated time moves on; the pass
        binds no pod itself (binding is kube-scheduler's job, as in a real cluster).
+
+    ``wait`` is only recorded here; ``provision_waiting`` does the waiting.
     """
     driver, deps = world.driver, world.deps
     now = driver.now()
@@ -71,10 +95,65 @@ def provision(world: World, by: str) -> ProvisionPass:
         done = ProvisionPass(pods=[f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
                                    for p in pods], nodeclaims=created,
                              nominated={n: [i.key for i in infos] for n, infos in result.existing.items()},
-                             unschedulable=dict(result.errors))
-    _record_provisioning(world, by, done)
+                             unschedulable=dict(result.errors),
+                             placed=[i.key for c in result.new_claims for i in c.pods]
+                             + [i.key for infos in result.existing.values() for i in infos])
+    _record_provisioning(world, by, done, wait)
     driver.run_until(now)
     return done
+
+
+def provision_waiting(world: World, by: str, timeout: float, then: Callable[[ProvisionPass], None]) -> Waiting:
+    """One provisioning pass now, then simulated time runs until it completes; ``then(result)`` is called at
+    that instant, after everything else due then (``ProvisionPass`` with ``waited_s``, ``bound``...).
+
+    Complete means: every NodeClaim the pass created is Initialized or gone, and every pod it placed is bound
+    or gone. It stops at ``timeout`` simulated seconds otherwise (``timed_out``). Whoever drives the clock
+    makes the time pass: the returned ``Waiting`` says when it checks next (``wait_here`` drives it itself).
+    """
+    done = provision(world, by, wait=True)
+    waiting = Waiting(world, by, done, world.driver.now(), timeout, then)
+    waiting.check()
+    return waiting
+
+
+def wait_here(world: World, waiting: Waiting) -> None:
+    """Drive the clock until ``waiting`` completes (the Python step API: nothing else advances time)."""
+    while waiting.result is None:
+        world.driver.run_until(waiting.next_at)
+
+
+class Waiting:
+    """A provisioning pass waiting for its NodeClaims and pods; checks every ``WAIT_STEP_S`` until done."""
+
+    def __init__(self, world: World, by: str, done: ProvisionPass, started: float, timeout: float,
+                 then: Callable[[ProvisionPass], None]) -> None:
+        self.world, self.by, self.done, self.started, self.then = world, by, done, started, then
+        self.deadline = started + timeout
+        self.next_at = started
+        self.result: ProvisionPass | None = None
+
+    def check(self) -> None:
+        driver, store = self.world.driver, self.world.store
+        now = driver.now()
+        # settle first: the check (and what ``then`` does) is the last thing to happen at this instant, as
+        # when a Python caller gets control back after ``run_until(now)``
+        driver.run_until(now)
+        claims = {n: store.try_get("NodeClaim", n) for n in self.done.nodeclaims}
+        pods = {k: store.try_get("Pod", k.split("/", 1)[1], k.split("/", 1)[0]) for k in self.done.placed}
+        not_ready = [n for n, c in claims.items() if c is not None and not is_true(c, "Initialized")]
+        unbound = [k for k, p in pods.items() if p is not None and not p["spec"].get("nodeName")]
+        if (not_ready or unbound) and now < self.deadline:
+            self.next_at = min(self.deadline, now + WAIT_STEP_S)
+            driver.schedule_callback(self.next_at, self.check)
+            return
+        self.result = replace(
+            self.done, waited_s=now - self.started,
+            bound={k: p["spec"]["nodeName"] for k, p in pods.items() if p is not None and p["spec"].get("nodeName")},
+            not_ready=not_ready, failed=[n for n, c in claims.items() if c is None],
+            timed_out=bool(not_ready or unbound))
+        _record_wait(self.world, self.by, self.result)
+        self.then(self.result)
 
 
 def disrupt(world: World, by: str) -> Command | None:
@@ -101,9 +180,10 @@ def _pending(pod: Obj) -> bool:
     return provisioner.awaits_node(pod) and (untried or provisioner.is_unschedulable(pod))
 
 
-def _record_provisioning(world: World, by: str, done: ProvisionPass) -> None:
+def _record_provisioning(world: World, by: str, done: ProvisionPass, wait: bool) -> None:
     if not done.pods:
-        world.deps.recorder.decide("forced-provisioning", "forced provisioning pass: no pending pods", by=by)
+        world.deps.recorder.decide("forced-provisioning", "forced provisioning pass: no pending pods", by=by,
+                                   wait=wait)
         return
     placed = sum(len(v) for v in done.nominated.values())
     world.deps.recorder.decide(
@@ -111,8 +191,21 @@ def _record_provisioning(world: World, by: str, done: ProvisionPass) -> None:
         f"forced provisioning pass: {len(done.pods)} pod(s): {len(done.nodeclaims)} new nodeclaim(s), "
         f"{placed} nominated to existing/in-flight nodes, {len(done.unschedulable)} unschedulable",
         # copies: the caller gets ``done`` and may change it; the record must not change with it
-        by=by, nodeclaims=list(done.nodeclaims), nominated={n: list(p) for n, p in done.nominated.items()},
-        unschedulable=dict(done.unschedulable))
+        by=by, wait=wait, nodeclaims=list(done.nodeclaims),
+        nominated={n: list(p) for n, p in done.nominated.items()}, unschedulable=dict(done.unschedulable))
+
+
+def _record_wait(world: World, by: str, done: ProvisionPass) -> None:
+    """The second record of a waiting pass, when it stops: how long it waited and what got bound."""
+    assert done.waited_s is not None
+    how = "timed out" if done.timed_out else "complete"
+    ready = len(done.nodeclaims) - len(done.not_ready) - len(done.failed)
+    world.deps.recorder.decide(
+        "forced-provisioning",
+        f"forced provisioning pass {how} after waiting {done.waited_s:g}s: {len(done.bound)}/{len(done.placed)} "
+        f"placed pod(s) bound, {ready}/{len(done.nodeclaims)} nodeclaim(s) initialized",
+        by=by, wait=True, waited_s=done.waited_s, timed_out=done.timed_out, bound=dict(done.bound),
+        not_ready=list(done.not_ready), failed=list(done.failed))
 
 
 def _record_disruption(world: World, by: str, outcome: disruption.PassOutcome) -> None:

@@ -75,6 +75,12 @@ def test_steps_without_at_happen_at_a_cursor_that_advance_moves_and_an_explicit_
     assert s.stop_s == 210.0  # no stop: the run's horizon is the final cursor
 
 
+def test_a_provision_step_may_wait_with_a_timeout_and_wait_false_is_plain_provision_true(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, "    - provision: {wait: true}\n    - provision: {wait: true, timeout: 2m}\n"
+                                      "    - provision: {wait: false}\n    - provision: true\n"))
+    assert [st.args for st in s.timeline] == [{"timeout": 900.0}, {"timeout": 120.0}, None, None]
+
+
 def test_a_timeline_without_advance_keeps_the_default_horizon_and_may_list_times_in_any_order(
         tmp_path: Path) -> None:
     s = load_scenario(write(tmp_path, "    - {at: 5m, disrupt: true}\n    - {at: 1m, provision: true}\n"))
@@ -91,8 +97,12 @@ def test_a_stop_step_or_stop_at_wins_over_the_final_cursor(tmp_path: Path, steps
 
 
 @pytest.mark.parametrize(("steps", "field", "message"), [
-    ("    - provision: 3\n", "spec.timeline[0].provision", "expected true, got 3"),
+    ("    - provision: 3\n", "spec.timeline[0].provision", "expected true or {wait: true}, got 3"),
     ("    - disrupt: false\n", "spec.timeline[0].disrupt", "expected true, got False"),
+    ("    - provision: {wait: 3}\n", "spec.timeline[0].provision.wait", "expected true or false, got 3"),
+    ("    - provision: {wait: true, timeout: -5s}\n", "spec.timeline[0].provision.timeout", "must not be negative"),
+    ("    - provision: {timeout: 5s}\n", "spec.timeline[0].provision.timeout", "only a pass that waits"),
+    ("    - provision: {wait: true, soon: 1}\n", "spec.timeline[0].provision.soon", "unknown"),
     ("    - provision: true\n    - advance: 1m\n    - advance: -5s\n", "spec.timeline[2].advance",
      "must not be negative"),
     ("    - advance: banana\n", "spec.timeline[0].advance", "invalid duration 'banana'"),
