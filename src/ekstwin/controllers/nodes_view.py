@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
@@ -44,7 +44,7 @@ class ClusterView:
     """kube-scheduler's snapshot of the same moment: per-node requested totals without summing pods again."""
     cache: snapshot_cache.SnapshotCache | None = None
     existing_memo: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    """Node → (requirements, taints, allocatable, claim, overhead memo, pods version, computed parts)."""
+    """Node → (requirements, taints, allocatable, claim, overhead memo, pods version, its ExistingNode)."""
 
     @staticmethod
     def build(deps: Deps) -> ClusterView:
@@ -101,7 +101,11 @@ class ClusterView:
         return out
 
     def existing_nodes(self, deps: Deps, tpls: list[scheduler.NodeClaimTemplate]) -> list[scheduler.ExistingNode]:
-        """Nodes and in-flight NodeClaims that pods may be placed on."""
+        """Nodes and in-flight NodeClaims that pods may be placed on.
+
+        Read only: a node unchanged since the last pass is the very same object, so a simulation must work on
+        ``ExistingNode.fresh()`` copies (the scheduler records placements on the objects it is given).
+        """
         claims_by_name = {c["metadata"]["name"]: c for c in self.claims}
         out = []
         for n in self.nodes:
@@ -141,26 +145,26 @@ class ClusterView:
 
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
-        bound = self.pods_on(name)
         # What follows depends only on these parts, and a pass sees most nodes unchanged since the last one.
         version = self.cache.pods_version(name) if self.cache is not None else None
         hit = self.existing_memo.get(name)
         if hit is not None and version is not None and hit[0] is reqs and hit[1] == taints and \
-                hit[2] is allocatable and hit[3] is claim and hit[4] is self.overhead_memo and hit[5] == version:
-            available, remaining, startup = hit[6]
-        else:
-            snap = self.snapshot
-            used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
-                res.total(p.requests for p in bound)
-            startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
-            expected = self._overhead(reqs, taints)
-            present = res.total(p.requests for p in bound if p.is_daemonset)
-            available, remaining = allocatable - used, (expected - present).clamp_non_negative()
-            self.existing_memo[name] = (reqs, taints, allocatable, claim, self.overhead_memo, version,
-                                        (available, remaining, startup))
-        return scheduler.ExistingNode(
+                hit[2] is allocatable and hit[3] is claim and hit[4] is self.overhead_memo and hit[5] == version \
+                and hit[6].initialized == initialized and hit[6].nodepool == nodepool:
+            return cast(scheduler.ExistingNode, hit[6])
+        bound = self.pods_on(name)
+        snap = self.snapshot
+        used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
+            res.total(p.requests for p in bound)
+        startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
+        expected = self._overhead(reqs, taints)
+        present = res.total(p.requests for p in bound if p.is_daemonset)
+        available, remaining = allocatable - used, (expected - present).clamp_non_negative()
+        node = scheduler.ExistingNode(
             name=name, requirements=reqs, taints=taints, available=available, daemon_remaining=remaining,
             initialized=initialized, nodepool=nodepool, startup_taints=startup, bound=bound)
+        self.existing_memo[name] = (reqs, taints, allocatable, claim, self.overhead_memo, version, node)
+        return node
 
 
 

@@ -142,7 +142,7 @@ def provision(deps: Deps, pods: list[Obj], now: float) -> scheduler.SolveResult:
         np_obj = next(p for p in view.nodepools if p["metadata"]["name"] == prob.nodepool)
         deps.recorder.event(np_obj, "Warning", prob.reason, prob.message)
     # provisioning never trades a reservation away for another pod (Karpenter's strict reserved-offering mode)
-    result = scheduler.solve(infos, table, tpls, view.existing_nodes(deps, tpls),
+    result = scheduler.solve(infos, table, tpls, [n.fresh() for n in view.existing_nodes(deps, tpls)],
                              domains=view.domains(table, tpls),
                              prefer_no_schedule_pools=any(t.effect == "PreferNoSchedule"
                                                           for tpl in tpls for t in tpl.taints),
