@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.catalog.catalog import Catalog
 from ekstwin.cloud.ec2 import EC2
+from ekstwin.memo import IdentityMemo
 from ekstwin.model.pod import PodInfo
 from ekstwin.observe.recorder import Recorder
 from ekstwin.rng import Streams
 from ekstwin.store.store import Store
+from ekstwin.units.resources import EMPTY, Resources
 
 Obj = dict[str, Any]
 
@@ -98,6 +100,22 @@ def owner_ref(obj: Obj, controller: bool = True) -> Obj:
 def ns_name(obj: Obj) -> str:
     """``namespace/name`` of a namespaced object."""
     return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+
+
+_PARSED: IdentityMemo[Any, Resources] = IdentityMemo()
+
+
+def resources_of(raw: Obj | None) -> Resources:
+    """``Resources.parse(raw)`` for a stored resource list (a Node's ``status.allocatable``, a NodeClaim's
+    ``status.capacity``), parsed once per object: stored dicts are never mutated, and passes and metric samples
+    read the same lists over and over."""
+    return _PARSED(raw, Resources.parse) if raw else EMPTY
+
+
+def pods_of(deps: Deps, infos: Iterable[PodInfo]) -> list[Obj]:
+    """The Pod objects of ``infos`` that still exist."""
+    found = (deps.store.try_get("Pod", info.name, info.namespace) for info in infos)
+    return [p for p in found if p is not None]
 
 
 def pod_info(deps: Deps, pod: Obj) -> PodInfo:

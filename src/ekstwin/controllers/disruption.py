@@ -104,7 +104,7 @@ class State:
     seq: int = 0
     published: dict[tuple[str, str, str], float] = field(default_factory=dict)
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
-    candidates: dict[str, tuple[Obj, Obj, tuple[int, int] | None, Candidate, float, float, float | None]] = \
+    candidates: dict[str, tuple[Obj, Obj, tuple[int, int], Candidate, float, float, float | None]] = \
         field(default_factory=dict)
     """Node → (NodeClaim, Node, pods version, candidate, Σ pod cost, created, expireAfter) of its last pass."""
     last_pass: PassNotes = field(default_factory=PassNotes)
@@ -288,9 +288,9 @@ def _candidate(deps: Deps, st: State, claim: Obj, node: Obj, view: nodes_view.Cl
     object on every write) and its pods are the same (the scheduler cache's per-node version); only the
     disruption cost, which ages, is recomputed."""
     name = node["metadata"]["name"]
-    version = view.cache.pods_version(name) if view.cache is not None else None
+    version = view.cache.pods_version(name)
     hit = st.candidates.get(name)
-    if hit is not None and version is not None and hit[0] is claim and hit[1] is node and hit[2] == version:
+    if hit is not None and hit[0] is claim and hit[1] is node and hit[2] == version:
         base, pods_cost, created, expire_s = hit[3:]
     else:
         pods = _reschedulable(view.pods_on(name))

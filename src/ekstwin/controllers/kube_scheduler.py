@@ -1,8 +1,8 @@
 """kube-scheduler as a controller: binds pending pods with ``scheduling.cycle.schedule_one``.
 
 A cycle schedules pending pods in queue order (priority desc, then creation time) on the scheduler cache's
-snapshot (``snapshot_cache``: synced from the watch log at the start of the cycle, rebuilt only when a node
-changes), updated with ``assume`` after each binding. Pods that fit nowhere get
+snapshot (``snapshot_cache``: kept across cycles and synced from the watch log at the start of each),
+updated with ``assume`` after each binding. Pods that fit nowhere get
 ``PodScheduled=False, reason=Unschedulable`` (what Karpenter and the Cluster Autoscaler watch) and a
 ``FailedScheduling`` event in kube-scheduler's words.
 

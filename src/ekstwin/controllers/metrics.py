@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
 
 from ekstwin.controllers import snapshot_cache
-from ekstwin.controllers.base import Deps
-from ekstwin.memo import IdentityMemo
+from ekstwin.controllers.base import Deps, resources_of
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import is_control_plane
 from ekstwin.sim import driver
@@ -56,16 +54,11 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
     return Result(requeue_after=INTERVAL_S)
 
 
-_ALLOCATABLE: IdentityMemo[Any, res.Resources] = IdentityMemo(limit=10_000)
-"""A Node's ``status.allocatable`` or a NodeClaim's ``status.capacity`` dict (unchanged between samples) → parsed."""
-
-
 def _sample(deps: Deps) -> None:
     rec, store = deps.recorder, deps.store
     nodes = store.list("Node")
     rec.sample("karpenter_cluster_state_node_count", len(nodes))
-    alloc = res.total(_ALLOCATABLE((n.get("status") or {}).get("allocatable") or {}, res.Resources.parse)
-                      for n in nodes)
+    alloc = res.total(resources_of((n.get("status") or {}).get("allocatable")) for n in nodes)
     phases: Counter[str] = Counter()
     control_plane = set()
     for p in store.list("Pod"):
@@ -86,8 +79,7 @@ def _sample(deps: Deps) -> None:
     usage: dict[str, res.Resources] = {}
     for c in store.list("NodeClaim"):
         pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL, "")
-        usage[pool] = usage.get(pool, res.EMPTY) + _ALLOCATABLE((c.get("status") or {}).get("capacity") or {},
-                                                                res.Resources.parse)
+        usage[pool] = usage.get(pool, res.EMPTY) + resources_of((c.get("status") or {}).get("capacity"))
     for pool, used in sorted(usage.items()):
         rec.sample("karpenter_nodepools_usage", used[res.CPU] / 1000, nodepool=pool, resource_type=res.CPU)
     # list $/hour of what is live: instances outside reservations, plus every reservation's slots

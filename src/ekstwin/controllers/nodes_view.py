@@ -9,19 +9,16 @@ taints out of the way, as Karpenter ignores those.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.autoscaling.karpenter.instancetypes import TypeTable
 from ekstwin.controllers import snapshot_cache
-from ekstwin.controllers.base import Deps, Obj, is_true
-from ekstwin.memo import IdentityMemo
+from ekstwin.controllers.base import Deps, Obj, is_true, resources_of
 from ekstwin.model import requirements as rq
 from ekstwin.model import taints as tn
 from ekstwin.model.pod import PodInfo
-from ekstwin.scheduling.snapshot import Snapshot
 from ekstwin.units import resources as res
 
 
@@ -34,15 +31,13 @@ class ClusterView:
     claims: list[Obj]
     daemonset_pods: list[PodInfo]
     pool_usage: dict[str, res.Resources]
-    pods_by_node: Mapping[str, Mapping[str, PodInfo]]
-    """Node name → bound, non-terminal pods by key (the scheduler cache's own index: read only)."""
+    cache: snapshot_cache.SnapshotCache
+    """kube-scheduler's cache, synced to the same moment: the bound, non-terminal pods by node (read only), each
+    node's pods version, and its snapshot's per-node requested totals."""
     claim_of_node: dict[str, str] = field(default_factory=dict)
     node_names: set[str] = field(default_factory=set)
     overhead_memo: dict[int, tuple[rq.Requirements, tuple[tn.Taint, ...], res.Resources]] = \
         field(default_factory=dict)
-    snapshot: Snapshot | None = None
-    """kube-scheduler's snapshot of the same moment: per-node requested totals without summing pods again."""
-    cache: snapshot_cache.SnapshotCache | None = None
     existing_memo: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """Node → (requirements, taints, allocatable, claim, overhead memo, pods version, its ExistingNode)."""
 
@@ -58,14 +53,14 @@ class ClusterView:
             pool = (c["metadata"].get("labels") or {}).get(rq.NODEPOOL)
             cap = (c.get("status") or {}).get("capacity")
             if pool and cap:
-                capacities[pool].append(_CAPACITY(cap, res.Resources.parse))
+                capacities[pool].append(resources_of(cap))
         usage = {pool: res.total(caps) for pool, caps in capacities.items()}
         # Karpenter's cluster state and kube-scheduler's cache both track the bound pods by node; the twin keeps
         # one incrementally (``snapshot_cache``) instead of re-reading every pod on every pass
         cache = snapshot_cache.cache(deps)
-        snap = cache.snapshot(deps)
+        cache.snapshot(deps)
         ds_pods = [_daemon_pod(deps, d) for d in store.list("DaemonSet")]
-        view = ClusterView(nodepools, nodes, claims, ds_pods, usage, cache.by_node, snapshot=snap, cache=cache)
+        view = ClusterView(nodepools, nodes, claims, ds_pods, usage, cache)
         view.existing_memo = deps.state.setdefault(_EXISTING_KEY, {})
         if len(view.existing_memo) > 50_000:
             view.existing_memo.clear()
@@ -84,7 +79,7 @@ class ClusterView:
 
     def pods_on(self, node: str) -> list[PodInfo]:
         """The bound, non-terminal pods of ``node`` (or of an in-flight NodeClaim: none)."""
-        return list(self.pods_by_node.get(node, {}).values())
+        return list(self.cache.by_node.get(node, {}).values())
 
     def nodepool(self, name: str) -> Obj:
         """The NodePool called ``name``."""
@@ -146,14 +141,14 @@ class ClusterView:
     def _existing(self, name: str, reqs: rq.Requirements, taints: tuple[tn.Taint, ...], allocatable: res.Resources,
                   *, initialized: bool, nodepool: str | None, claim: Obj | None) -> scheduler.ExistingNode:
         # What follows depends only on these parts, and a pass sees most nodes unchanged since the last one.
-        version = self.cache.pods_version(name) if self.cache is not None else None
+        version = self.cache.pods_version(name)
         hit = self.existing_memo.get(name)
-        if hit is not None and version is not None and hit[0] is reqs and hit[1] == taints and \
+        if hit is not None and hit[0] is reqs and hit[1] == taints and \
                 hit[2] is allocatable and hit[3] is claim and hit[4] is self.overhead_memo and hit[5] == version \
                 and hit[6].initialized == initialized and hit[6].nodepool == nodepool:
             return cast(scheduler.ExistingNode, hit[6])
         bound = self.pods_on(name)
-        snap = self.snapshot
+        snap = self.cache.snap
         used = snap.node(name).requested if snap is not None and snap.has_node(name) else \
             res.total(p.requests for p in bound)
         startup = tn.parse_taints((claim or {}).get("spec", {}).get("startupTaints")) if claim else ()
@@ -167,12 +162,8 @@ class ClusterView:
         return node
 
 
-
-
 # Passes run every few seconds over every node and DaemonSet, and most have not changed since the last pass.
 # The store shares unchanged subtrees between versions, so these caches key on the very objects a pass reads.
-_CAPACITY: IdentityMemo[Obj, res.Resources] = IdentityMemo()
-"""NodeClaim ``status.capacity`` dict (set once at launch) → parsed, for the NodePools' usage against limits."""
 _DAEMON_POD_KEY, _NODE_PARTS_KEY, _OVERHEAD_KEY, _EXISTING_KEY = "nodes_view.daemon_pods", \
     "nodes_view.node_parts", "nodes_view.overhead", "nodes_view.existing"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ekstwin.autoscaling.karpenter import scheduler, templates
 from ekstwin.controllers import capacity_reservations, nodeclaim, nodeclaim_disruption, nodes_view, snapshot_cache
-from ekstwin.controllers.base import Deps, Obj, condition
+from ekstwin.controllers.base import Deps, Obj, condition, pods_of
 from ekstwin.model import requirements as rq
 from ekstwin.model.pod import PodInfo
 from ekstwin.model.taints import DISRUPTED
@@ -49,8 +49,7 @@ def is_going(node: Obj) -> bool:
 
 def reschedulable_on_going_nodes(deps: Deps) -> list[Obj]:
     """Active pods of going nodes that a controller will recreate or evict (not daemon or static pods)."""
-    found = (deps.store.try_get("Pod", info.name, info.namespace) for info in _going_pods(deps))
-    return [p for p in found if p is not None]
+    return pods_of(deps, _going_pods(deps))
 
 
 def _going_pods(deps: Deps) -> list[PodInfo]:
@@ -123,8 +122,7 @@ def reconcile(deps: Deps, key: str, now: float) -> Result:
         return Result(requeue_after=1.0)  # waiting on cluster sync
     w["start"] = w["last"] = None
     if uids:
-        found = (deps.store.try_get("Pod", info.name, info.namespace) for info in going)
-        provision(deps, pending + [p for p in found if p is not None], now)
+        provision(deps, pending + pods_of(deps, going), now)
     return Result(requeue_after=RECHECK_S) if uids else Result()
 
 

@@ -115,12 +115,13 @@ class SnapshotCache:
     def _drop(self, key: str) -> None:
         old = self.pods.pop(key, None)
         if old is not None:
-            self.versions[str(old.node_name)] = self.versions.get(str(old.node_name), 0) + 1
-            on_node = self.by_node.get(str(old.node_name))
+            node = str(old.node_name)
+            self.versions[node] = self.versions.get(node, 0) + 1
+            on_node = self.by_node.get(node)
             if on_node is not None:
                 on_node.pop(key, None)
                 if not on_node:
-                    del self.by_node[str(old.node_name)]
+                    del self.by_node[node]
 
     def _sync(self, snap: Snapshot, deps: Deps, node_events: list[WatchEvent], pod_events: list[WatchEvent]) -> bool:
         """Bring ``snap`` up to date from the events since the last sync; False when it cannot be (the caller

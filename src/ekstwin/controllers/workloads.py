@@ -438,8 +438,7 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
     tmpl = ds["spec"]["template"]
     memo = _memo(deps, ds)
     info = memo.template
-    by_node: dict[str, Obj] = {}
-    ready_on: set[str] = set()
+    found: dict[str, tuple[Obj, str | None, bool]] = {}  # node → (its daemon pod, node, Ready)
     for p in deps.store.by_index("Pod", indexes.POD_OWNER_UID, ds["metadata"]["uid"]):
         meta = p["metadata"]
         if meta.get("deletionTimestamp"):
@@ -448,14 +447,14 @@ def _sync_daemonset(deps: Deps, ds: Obj, nodes: list[Obj]) -> None:
         if seen is None or seen[0] is not p:
             seen = memo.pods[meta["uid"]] = (p, _target_node(p), is_true(p, "Ready"))
         if seen[1] is not None:
-            by_node[seen[1]] = p
-            if seen[2]:
-                ready_on.add(seen[1])
+            found[seen[1]] = seen
+    by_node = {n: seen[0] for n, seen in found.items()}
+    ready_on = {n for n, seen in found.items() if seen[2]}
     # no new daemon pods on nodes being deleted; running ones stay until evicted or NoExecute-tainted away
     # A node wants a daemon pod when it matches the selector/affinity and its NoSchedule and NoExecute taints
     # are tolerated (with the automatic tolerations); a running one is only removed by an untolerated
     # NoExecute taint, so a node cordoned or tainted karpenter.sh/disrupted:NoSchedule for a drain keeps its
-    # daemon pods until the drain evicts them last. Tolerations and each node's taints are parsed once here.
+    # daemon pods until the drain evicts them last. Node verdicts are kept per node object (``_node_sets``).
     wanted, keep_ok = _node_sets(memo, info, nodes)
     keep = keep_ok & by_node.keys()
     for node_name in sorted(wanted - set(by_node)):
